@@ -1,0 +1,25 @@
+"""`tvdesk gui`: the desktop app (the default command)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("gui", help="open the desktop app (default)")
+    parser.add_argument("--model", type=Path, help="ONNX model (default: the bundled model)")
+    parser.add_argument("--scenario", help="synthetic camera scenario (default: day-night)")
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="close by itself after this long (smoke tests, screenshots)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tvdesk.ui.app import run_app
+
+    return run_app(model=args.model, scenario=args.scenario, quit_after=args.quit_after)

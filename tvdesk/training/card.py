@@ -1,0 +1,59 @@
+"""The model card: what a model is, what trained it (data version, parameters), how good it is."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tvdesk.core import atomic
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_card(
+    name: str,
+    onnx_path: Path,
+    pt_path: Path,
+    class_names: list[str],
+    data: dict,
+    train_params: dict,
+    metrics: dict[str, dict[str, float]],
+    training_seconds: float,
+) -> dict:
+    """The card as a dict; `metrics` maps an evaluation set's name to its figures."""
+    import torch
+    import ultralytics
+
+    return {
+        "name": name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "task": "detect",
+        "architecture": "yolov8n",
+        "class_names": class_names,
+        "files": {
+            "onnx": {"name": onnx_path.name, "sha256": sha256_of(onnx_path)},
+            "pt": {"name": pt_path.name, "sha256": sha256_of(pt_path)},
+        },
+        "data": data,
+        "training": {**train_params, "seconds": round(training_seconds, 1)},
+        "metrics": metrics,
+        "environment": {
+            "ultralytics": ultralytics.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
+    }
+
+
+def write_card(card: dict, path: Path) -> None:
+    atomic.write_text(path, json.dumps(card, indent=2) + "\n")

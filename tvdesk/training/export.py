@@ -1,0 +1,16 @@
+"""Export a trained checkpoint to ONNX with Ultralytics' metadata (names, stride, imgsz, task)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tvdesk.training.offline import ultralytics_offline
+
+
+def export_onnx(weights: Path, imgsz: int, dynamic: bool = True) -> Path:
+    """Write `<weights>.onnx` beside the checkpoint; dynamic shapes allow rectangular input."""
+    yolo = ultralytics_offline().YOLO(str(weights))
+    out = yolo.export(
+        format="onnx", imgsz=imgsz, dynamic=dynamic, simplify=True, device="cpu", verbose=False
+    )
+    return Path(out)

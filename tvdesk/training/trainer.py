@@ -1,0 +1,91 @@
+"""Train or fine-tune a YOLO detector with Ultralytics, reporting each epoch to a callback."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tvdesk.training.offline import ultralytics_offline
+
+logger = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Ultralytics training arguments that tvdesk sets; the rest keep Ultralytics' defaults."""
+
+    start_from: str = "yolov8n.yaml"  # an architecture (from scratch) or a .pt to fine-tune
+    epochs: int = 40
+    imgsz: int = 320
+    batch: int = 16
+    patience: int = 100
+    seed: int = 0
+    workers: int = 2
+    device: str = "cpu"
+    threads: int = 0  # torch CPU threads; 0 = all cores (Ultralytics alone would leave one idle)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_weights: Path
+    run_dir: Path
+    epochs_run: int
+
+
+def train(
+    data_yaml: Path, work_dir: Path, params: TrainParams, on_epoch: EpochCallback | None = None
+) -> TrainResult:
+    """Run Ultralytics training into `work_dir`; returns the best checkpoint."""
+    yolo = ultralytics_offline().YOLO(params.start_from)
+    yolo.add_callback("on_pretrain_routine_start", lambda _: _set_threads(params.threads))
+    if on_epoch:
+        yolo.add_callback(
+            "on_fit_epoch_end",
+            lambda trainer: on_epoch(trainer.epoch + 1, trainer.epochs, _epoch_metrics(trainer)),
+        )
+    yolo.train(
+        data=str(data_yaml),
+        epochs=params.epochs,
+        imgsz=params.imgsz,
+        batch=params.batch,
+        patience=params.patience,
+        seed=params.seed,
+        deterministic=True,
+        workers=params.workers,
+        device=params.device,
+        project=str(work_dir.resolve()),
+        name="train",
+        exist_ok=True,
+        plots=False,
+        amp=False,
+        verbose=False,
+    )
+    trainer = yolo.trainer
+    best = Path(trainer.best if Path(trainer.best).exists() else trainer.last)
+    return TrainResult(
+        best_weights=best, run_dir=Path(trainer.save_dir), epochs_run=trainer.epoch + 1
+    )
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def _epoch_metrics(trainer) -> dict[str, float]:
+    """Losses and validation metrics of the epoch that just ended, as plain floats."""
+    values = {}
+    if trainer.tloss is not None:
+        losses = trainer.label_loss_items(trainer.tloss, prefix="train")
+        values.update({k: float(v) for k, v in losses.items()})
+    values.update({k: float(v) for k, v in (trainer.metrics or {}).items()})
+    return values
