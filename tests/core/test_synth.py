@@ -78,7 +78,7 @@ def test_boxes_lie_inside_the_frame_and_are_not_tiny(renderer):
     b = frame.truth.boxes
     assert (b[:, 0] >= 0).all() and (b[:, 1] >= 0).all()
     assert (b[:, 2] <= 640).all() and (b[:, 3] <= 360).all()
-    assert ((b[:, 2] - b[:, 0]) >= 9).all() and ((b[:, 3] - b[:, 1]) >= 11).all()
+    assert ((b[:, 2] - b[:, 0]) >= 12).all() and ((b[:, 3] - b[:, 1]) >= 16).all()
 
 
 def test_label_is_the_extent_of_the_vehicles_pixels(renderer):

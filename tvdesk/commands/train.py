@@ -43,6 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=0, help="CPU threads for torch (default 0: all cores)"
     )
     parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="LAST_PT",
+        help="continue an interrupted run from its last.pt (give the same arguments again)",
+    )
+    parser.add_argument(
         "--eval",
         action="append",
         default=[],
@@ -87,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tvdesk-train-", dir=args.out) as work:
-        result = train(args.data, Path(work), params, on_epoch=_log_epoch)
+        result = train(args.data, Path(work), params, on_epoch=_log_epoch, resume=args.resume)
         seconds = time.monotonic() - started
         onnx = export_onnx(result.best_weights, args.imgsz, dynamic=True)
         metrics = {

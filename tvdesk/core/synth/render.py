@@ -18,8 +18,8 @@ from tvdesk.core.synth.conditions import Conditions
 from tvdesk.core.synth.geometry import RoadCamera
 from tvdesk.core.synth.painter import VehicleLayers, paint_vehicles
 
-MIN_VISIBLE_SHARE = 0.35  # a vehicle hidden more than this is not labelled
-MIN_BOX_PX = (9.0, 11.0)  # smallest labelled box (w, h) at 640 px wide
+MIN_VISIBLE_SHARE = 0.45  # a vehicle hidden more than this is not labelled
+MIN_BOX_PX = (12.0, 16.0)  # smallest labelled box (w, h) at 640 px wide: 6x8 px at imgsz 320
 NOISE_BANK = 6
 CLOUD_WIND_PX_PER_S = 6.0
 
