@@ -34,7 +34,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *phrases: str) ->
 def test_help_lists_the_commands():
     result = tvdesk("--help")
     assert result.returncode == 0
-    for command in ("gui", "data", "train"):
+    for command in ("gui", "run", "data", "train", "worker", "jobs", "retrain", "models"):
         assert command in result.stdout
 
 

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from jobs.queue import QueueUnavailableError
 from tvdesk.config import SettingsError
+from tvdesk.core.capture import CaptureError
 from tvdesk.core.dataset import DataVersionError
+from tvdesk.core.labelers import LabelError
+from tvdesk.core.onnx_model import DetectorError
+from tvdesk.core.registry import RegistryError
+from tvdesk.core.sources import SourceError
+from tvdesk.core.store import StoreError
 from tvdesk.core.synth.camera import UnknownScenarioError
 from tvdesk.core.synth.conditions import UnknownConditionError
 from tvdesk.core.synth.dataset import DatasetError
+from tvdesk.training.offline import TrainingUnavailableError
 
 UserError = (
     SettingsError,
     DataVersionError,
     DatasetError,
+    DetectorError,
+    SourceError,
+    QueueUnavailableError,
+    RegistryError,
+    CaptureError,
+    LabelError,
+    StoreError,
+    TrainingUnavailableError,
     UnknownConditionError,
     UnknownScenarioError,
     FileNotFoundError,

@@ -6,10 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
+
+from tvdesk.commands import data_versions
 from tvdesk.config import project_root
 from tvdesk.core.dataset import reproduce_base_dataset
-from tvdesk.core.synth.conditions import CONDITION_NAMES
-from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
+from tvdesk.core.synth.conditions import CONDITION_NAMES, preset
+from tvdesk.core.synth.dataset import DatasetError, DatasetSpec, write_dataset
+from tvdesk.core.synth.preview import contact_sheet
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +48,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "with DVC that it is exactly the version recorded in data.dvc.",
     )
     base.set_defaults(run=run_base)
+
+    sheet = data_sub.add_parser(
+        "preview",
+        help="save a contact sheet of the synthetic conditions",
+        description="Render the same traffic under each condition, with its labels, into one "
+        "image (a grid of two columns).",
+    )
+    sheet.add_argument("out", type=Path, help="PNG file to write")
+    sheet.add_argument(
+        "--conditions",
+        default="day,night,rain,fog",
+        help="comma-separated conditions (default: day,night,rain,fog)",
+    )
+    sheet.add_argument("--seed", type=int, default=3)
+    sheet.set_defaults(run=run_preview)
+
+    data_versions.add_parser(data_sub)
 
 
 def _count(text: str) -> int:
@@ -80,6 +101,18 @@ def run_synth(args: argparse.Namespace) -> int:
     )
     data_yaml = write_dataset(args.out, spec, _progress)
     print(f"wrote {spec.train + spec.val} images: {data_yaml}")
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    for name in conditions:
+        preset(name)
+    image = contact_sheet(conditions, seed=args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(args.out), image):
+        raise DatasetError(f"could not write {args.out}: give a writable .png path")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -8,6 +8,12 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("gui", help="open the desktop app (default)")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        help="video file, webcam index, stream URL or synthetic[:scenario] "
+        "(default: the synthetic camera)",
+    )
     parser.add_argument("--model", type=Path, help="ONNX model (default: the bundled model)")
     parser.add_argument("--scenario", help="synthetic camera scenario (default: day-night)")
     parser.add_argument(
@@ -22,4 +28,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tvdesk.ui.app import run_app
 
-    return run_app(model=args.model, scenario=args.scenario, quit_after=args.quit_after)
+    return run_app(
+        model=args.model, scenario=args.scenario, source=args.source, quit_after=args.quit_after
+    )

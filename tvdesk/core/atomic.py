@@ -38,6 +38,7 @@ def copy_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model or dataset file is for all to read
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

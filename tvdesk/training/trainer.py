@@ -13,6 +13,19 @@ from tvdesk.training.offline import ultralytics_offline
 logger = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
+StopCheck = Callable[[], bool]
+# Where a stop request is looked at: after set-up, then after every batch.
+STOP_CHECK_EVENTS = (
+    "on_pretrain_routine_start",
+    "on_pretrain_routine_end",
+    "on_train_start",
+    "on_train_batch_end",
+    "on_val_batch_end",
+)
+
+
+class TrainingCancelled(Exception):  # noqa: N818 - the outcome a person asked for
+    """Training was stopped on request (between two batches)."""
 
 
 @dataclass(frozen=True)
@@ -41,38 +54,61 @@ class TrainResult:
 
 
 def train(
-    data_yaml: Path, work_dir: Path, params: TrainParams, on_epoch: EpochCallback | None = None
+    data_yaml: Path,
+    work_dir: Path,
+    params: TrainParams,
+    on_epoch: EpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+    resume: Path | None = None,
 ) -> TrainResult:
-    """Run Ultralytics training into `work_dir`; returns the best checkpoint."""
-    yolo = ultralytics_offline().YOLO(params.start_from)
+    """Run Ultralytics training into `work_dir`; returns the best checkpoint.
+
+    With `resume` (an interrupted run's last.pt) the run continues where it stopped, in its
+    own folder with its own arguments; only `params.threads` applies anew.
+
+    `should_stop` is asked after set-up and after every training and validation batch; when
+    it says yes, training ends at once with `TrainingCancelled`.
+    """
+    yolo = ultralytics_offline().YOLO(str(resume) if resume else params.start_from)
     yolo.add_callback("on_pretrain_routine_start", lambda _: _set_threads(params.threads))
+    if should_stop:
+        for event in STOP_CHECK_EVENTS:
+            yolo.add_callback(event, lambda _: _stop_if(should_stop))
     if on_epoch:
         yolo.add_callback(
             "on_fit_epoch_end",
             lambda trainer: on_epoch(trainer.epoch + 1, trainer.epochs, _epoch_metrics(trainer)),
         )
-    yolo.train(
-        data=str(data_yaml),
-        epochs=params.epochs,
-        imgsz=params.imgsz,
-        batch=params.batch,
-        patience=params.patience,
-        seed=params.seed,
-        deterministic=True,
-        workers=params.workers,
-        device=params.device,
-        project=str(work_dir.resolve()),
-        name="train",
-        exist_ok=True,
-        plots=False,
-        amp=False,
-        verbose=False,
-    )
+    if resume:
+        yolo.train(resume=True)
+    else:
+        yolo.train(
+            data=str(data_yaml),
+            epochs=params.epochs,
+            imgsz=params.imgsz,
+            batch=params.batch,
+            patience=params.patience,
+            seed=params.seed,
+            deterministic=True,
+            workers=params.workers,
+            device=params.device,
+            project=str(work_dir.resolve()),
+            name="train",
+            exist_ok=True,
+            plots=False,
+            amp=False,
+            verbose=False,
+        )
     trainer = yolo.trainer
     best = Path(trainer.best if Path(trainer.best).exists() else trainer.last)
     return TrainResult(
         best_weights=best, run_dir=Path(trainer.save_dir), epochs_run=trainer.epoch + 1
     )
+
+
+def _stop_if(should_stop: StopCheck) -> None:
+    if should_stop():
+        raise TrainingCancelled("training was cancelled")
 
 
 def _set_threads(threads: int) -> None:

@@ -82,6 +82,21 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ),
     "day": Scenario("day", (Segment("day", 3600.0),)),
+    "day-dirty-lens": Scenario(
+        "day-dirty-lens",
+        (
+            Segment("day", 60.0),
+            Segment("dirty-lens", 30.0, fade=True),
+            Segment("dirty-lens", 120.0),
+        ),
+    ),
+    "day-camera-moved": Scenario(
+        "day-camera-moved",
+        (
+            Segment("day", 60.0),
+            Segment("camera-moved", 120.0),
+        ),
+    ),
 }
 
 

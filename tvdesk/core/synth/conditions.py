@@ -62,6 +62,10 @@ PRESETS: dict[str, Conditions] = {
     "night": Conditions(daylight=0.0, noise_sigma=5.0, cloud_cover=0.0),
     "rain": Conditions(daylight=0.7, rain=1.0, noise_sigma=3.0, cloud_cover=1.0),
     "fog": Conditions(daylight=0.85, fog=1.0, noise_sigma=2.0, cloud_cover=1.0),
+    # Camera faults, on a day: a smudge over the lens's lower-right corner, and a camera
+    # knocked 26 px right and 11 px down (at 640x360).
+    "dirty-lens": Conditions(lens_dirt=1.0),
+    "camera-moved": Conditions(camera_shift=(0.04, 0.03)),
 }
 
 CONDITION_NAMES: tuple[str, ...] = tuple(PRESETS)

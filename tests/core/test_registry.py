@@ -1,0 +1,110 @@
+"""The model registry with a real store and real ONNX files: versions on disk and in the store,
+validation in the detector, activation, rollback, and no half-written version ever visible."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from detector_support import fixed_output_model, raw_output, ultralytics_metadata
+
+from tvdesk.core.registry import (
+    STAGING_PREFIX,
+    Candidate,
+    Registry,
+    RegistryError,
+    pt_path,
+    validate_onnx,
+)
+from tvdesk.core.store import Store
+from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
+
+NAMES = ["car", "truck", "bus", "motorcycle"]
+
+
+def _model(folder, stem="tvdesk-base"):
+    head = raw_output(np.array([[160.0, 160.0, 40.0, 30.0]]), np.array([[0.9, 0.0, 0.0, 0.0]]))
+    onnx = fixed_output_model(folder / f"{stem}.onnx", [head], ultralytics_metadata(NAMES))
+    onnx.with_suffix(".pt").write_bytes(b"checkpoint bytes")
+    card = {"data": {"dvc_md5": "abc.dir"}, "metrics": {"day": {"map50": 0.8}}}
+    onnx.with_suffix(".json").write_text(json.dumps(card))
+    return onnx
+
+
+@pytest.fixture
+def registry(isolated_home, tmp_path):
+    with Store() as store:
+        yield Registry(store, isolated_home)
+
+
+def test_the_bundled_model_becomes_version_1_on_first_use(registry, tmp_path):
+    model = registry.active(_model(tmp_path))
+    assert (model.name, model.version, model.active, model.parent_id) == (
+        "tvdesk-base",
+        "1",
+        True,
+        None,
+    )
+    assert model.data_md5 == "abc.dir" and model.metrics == {"day": {"map50": 0.8}}
+    assert model.path == registry.root / "tvdesk-base" / "1" / "model.onnx"
+    assert pt_path(model).read_bytes() == b"checkpoint bytes"
+    assert registry.active(_model(tmp_path)).id == model.id  # not registered twice
+
+
+def test_register_activate_and_roll_back(registry, tmp_path):
+    first = registry.active(_model(tmp_path))
+    images = write_dataset(tmp_path / "ds", DatasetSpec(train=4, val=0, width=160, height=90))
+    candidate = Candidate(
+        _model(tmp_path, "candidate"),
+        tmp_path / "candidate.pt",
+        {"training": {"epochs": 3}},
+        data_md5="def.dir",
+        params={"epochs": 3},
+        metrics={"drift": {"map50": 0.7}},
+        train_images=images.parent / "images",
+    )
+    second = registry.register("tvdesk-base", candidate, parent_id=first.id, activate=True)
+    assert (second.version, second.parent_id, second.active) == ("2", first.id, True)
+    card = json.loads((second.path.parent / "card.json").read_text())
+    assert card["version"] == "2" and card["class_names"] == NAMES
+    assert card["drift_profile"] == "profile.json"
+    assert registry.rollback().id == first.id
+    assert registry.store.models.active().id == first.id
+    assert registry.activate(second.id).active
+    assert [m.version for m in registry.versions()] == ["1", "2"]
+
+
+def test_a_model_the_detector_rejects_is_never_registered(registry, tmp_path):
+    first = registry.active(_model(tmp_path))
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx file")
+    with pytest.raises(RegistryError, match="does not load in the detector"):
+        registry.register(
+            "tvdesk-base",
+            Candidate(broken, tmp_path / "x.pt", {}),
+            parent_id=first.id,
+            activate=True,
+        )
+    assert [m.version for m in registry.versions()] == ["1"]
+    assert sorted(p.name for p in (registry.root / "tvdesk-base").iterdir()) == ["1"]
+    assert registry.store.models.active().id == first.id
+
+
+def test_rollback_of_the_first_version_says_there_is_none(registry, tmp_path):
+    registry.active(_model(tmp_path))
+    with pytest.raises(RegistryError, match="no earlier version"):
+        registry.rollback()
+
+
+def test_leftover_staging_folders_are_removed(registry, tmp_path):
+    registry.active(_model(tmp_path))
+    leftover = registry.root / "tvdesk-base" / f"{STAGING_PREFIX}killed"
+    leftover.mkdir()
+    (leftover / "model.onnx").write_bytes(b"half")
+    assert registry.remove_staging() == [leftover]
+    assert not leftover.exists()
+
+
+def test_validate_onnx_returns_the_class_names(tmp_path):
+    assert validate_onnx(_model(tmp_path)) == NAMES

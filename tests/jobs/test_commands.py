@@ -1,0 +1,77 @@
+"""The retraining commands (`worker`, `jobs`, `retrain`, `models`, `data versions`) run as the
+CLI runs them: parsed by argparse, against the real store, registry and queue."""
+
+from __future__ import annotations
+
+import pytest
+from retrain_support import run_command, tiny_settings
+
+from jobs.queue import QueueUnavailableError, open_queue
+from tvdesk.commands import data_versions, jobs, models, retrain, worker
+from tvdesk.core.job import JobState
+from tvdesk.core.registry import Candidate, Registry, RegistryError
+from tvdesk.core.retrain.context import request_retrain
+
+
+def test_jobs_list_show_and_cancel(store, captured, base_yaml, capsys):
+    job = request_retrain(store, captured[1], captured[0], tiny_settings(base_yaml))
+    assert run_command(jobs, "jobs", "list") == 0
+    assert f"#{job.id} retrain queued" in capsys.readouterr().out
+    assert run_command(jobs, "jobs", "cancel", str(job.id)) == 0
+    assert "cancelled" in capsys.readouterr().out
+    assert store.jobs.get(job.id).state == JobState.CANCELLED
+    assert run_command(jobs, "jobs", "show", str(job.id)) == 0
+    assert "cancelled by the operator during queue" in capsys.readouterr().out
+
+
+def test_models_list_activate_and_rollback(isolated_home, store, tiny_model, capsys):
+    registry = Registry(store, isolated_home)
+    first = registry.active()
+    candidate = Candidate(tiny_model, tiny_model.with_suffix(".pt"), {}, data_md5="feed.dir")
+    registry.register(first.name, candidate, parent_id=first.id, activate=False)
+    assert run_command(models, "models", "list") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("* tvdesk-base v1") and out[1].startswith("  tvdesk-base v2")
+    assert run_command(models, "models", "activate", "2") == 0
+    assert store.models.active().version == "2"
+    assert run_command(models, "models", "rollback") == 0
+    assert store.models.active().version == "1"
+    with pytest.raises(RegistryError, match="has no version 9"):
+        run_command(models, "models", "activate", "9")
+
+
+def test_retrain_queues_a_job_and_data_versions_lists_nothing_yet(
+    isolated_home, store, captured, capsys
+):
+    event = store.drift_events.all()[0]
+    code = run_command(
+        retrain,
+        "retrain",
+        "--event",
+        str(event.id),
+        "--capture",
+        str(captured[0]),
+        "--budget",
+        "5",
+        "--no-worker",
+    )
+    assert code == 0
+    assert "queued retraining job #1" in capsys.readouterr().out
+    job = store.jobs.get(1)
+    assert job.params["settings"]["label_budget"] == 5
+    assert open_queue().pending() == 1
+    assert run_command(data_versions, "data", "versions") == 0
+    assert "no dataset versions yet" in capsys.readouterr().out
+
+
+def test_retrain_with_an_unreachable_queue_says_so(store, captured, monkeypatch):
+    monkeypatch.setenv("TVDESK_QUEUE", "redis://:pw@127.0.0.1:9/0")
+    with pytest.raises(QueueUnavailableError, match=r"redis://:\*\*\*@127.0.0.1:9/0"):
+        run_command(retrain, "retrain", "--event", "1", "--capture", str(captured[0]))
+    assert store.jobs.all() == []
+
+
+def test_worker_refuses_to_start_on_an_unreachable_queue(monkeypatch):
+    monkeypatch.setenv("TVDESK_QUEUE", "redis://127.0.0.1:9/0")
+    with pytest.raises(QueueUnavailableError, match="cannot reach the job queue"):
+        run_command(worker, "worker")

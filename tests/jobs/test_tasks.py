@@ -1,0 +1,66 @@
+"""The task bodies and the pieces they decide with, without a consumer: Huey's in-process
+`MemoryHuey(immediate=True)`, the promotion gate and the retraining settings."""
+
+from __future__ import annotations
+
+import pytest
+from huey import MemoryHuey
+
+from jobs.queue import JobQueue
+from tvdesk.config import SettingsError
+from tvdesk.core.job import JobState
+from tvdesk.core.retrain.context import KIND, cancel_job
+from tvdesk.core.retrain.gate import decide
+from tvdesk.core.retrain.settings import RetrainSettings
+from tvdesk.core.store import Store
+
+
+@pytest.fixture
+def queue() -> JobQueue:
+    return JobQueue(MemoryHuey("tvdesk-test", immediate=True))
+
+
+def _job(store: Store, event_id: int, capture: str = "/nowhere"):
+    params = {"event_id": event_id, "capture_dir": capture, "settings": RetrainSettings().as_dict()}
+    return store.jobs.create(KIND, params)
+
+
+def test_a_cancelled_job_runs_no_stage(isolated_home, queue):
+    with Store() as store:
+        job = _job(store, 1)
+        cancel_job(store, job.id)
+        queue.submit_retrain(job.id)
+        after = store.jobs.get(job.id)
+    assert after.state == JobState.CANCELLED and after.stage == ""
+    assert not (isolated_home / "jobs" / f"job-{job.id}" / "selection.json").exists()
+
+
+def test_a_failing_stage_records_its_error_and_ends_the_chain(isolated_home, queue):
+    with Store() as store:
+        job = _job(store, 99)
+        queue.submit_retrain(job.id)
+        failed = store.jobs.get(job.id)
+    assert failed.state == JobState.FAILED and failed.stage == "select"
+    assert failed.message == "select failed: drift event 99 is not in the database"
+
+
+def test_the_gate_promotes_only_a_real_improvement():
+    active = {"drift": {"map50": 0.40}, "base": {"map50": 0.90}}
+    better = {"drift": {"map50": 0.80}, "base": {"map50": 0.89}}
+    forgetful = {"drift": {"map50": 0.85}, "base": {"map50": 0.80}}
+    same = {"drift": {"map50": 0.41}, "base": {"map50": 0.90}}
+    assert decide(better, active, min_gain=0.02, max_base_loss=0.03).promote
+    kept = decide(forgetful, active, min_gain=0.02, max_base_loss=0.03)
+    assert not kept.promote and "loses 0.100 mAP50 on the base data" in kept.reason
+    flat = decide(same, active, min_gain=0.02, max_base_loss=0.03)
+    assert not flat.promote and "gains +0.010 mAP50" in flat.reason
+
+
+def test_settings_reject_what_cannot_work():
+    with pytest.raises(SettingsError, match="unknown retraining setting"):
+        RetrainSettings.from_dict({"epoch": 3})
+    with pytest.raises(SettingsError, match="needs a YOLO folder"):
+        RetrainSettings(labeler="import")
+    with pytest.raises(SettingsError, match="labeler must be one of"):
+        RetrainSettings(labeler="crowd")
+    assert RetrainSettings().with_changes(epochs=None, label_budget=5).label_budget == 5

@@ -1,0 +1,124 @@
+"""The main window with the real player: sources, boxes, pause/step/seek, thresholds, filters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from tvdesk.config import Settings
+from tvdesk.ui.app import build_window
+from tvdesk.ui.source_dialogs import StreamUrlDialog, url_with_credentials
+
+
+@pytest.fixture
+def window(qtbot, bundled_model):
+    win = build_window(Settings(synthetic_fps=20.0, inference_threads=1), bundled_model)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.player.close_source()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, bundled_model):
+    """A 60-frame 1280x720 clip of synthetic traffic, written with cv2.VideoWriter."""
+    from tvdesk.core.synth import SyntheticCamera
+
+    path = tmp_path_factory.mktemp("clip") / "day.mp4"
+    camera = SyntheticCamera("day", fps=10.0, seed=4, width=1280, height=720)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (1280, 720))
+    for _ in range(60):
+        writer.write(camera.read().image)
+    writer.release()
+    return path
+
+
+def wait_frames(qtbot, window, more: int, timeout: int = 20000) -> None:
+    target = window.frames_shown + more
+    qtbot.waitUntil(lambda: window.frames_shown >= target, timeout=timeout)
+
+
+def test_synthetic_camera_plays_with_boxes(qtbot, window):
+    window.open_spec("synthetic:day")
+    wait_frames(qtbot, window, 5)
+    qtbot.waitUntil(lambda: len(window.video.detections) > 0, timeout=10000)
+    assert set(window.video.detections.labels()) <= {"car", "truck", "bus", "motorcycle"}
+    assert window.model_label.text() == "model tvdesk-base"
+    shot = window.video.grab().toImage()
+    assert shot.pixelColor(shot.width() // 2, shot.height() // 2).value() > 0
+
+
+def test_pause_step_and_seek_a_file(qtbot, window, clip):
+    window.open_file(clip)
+    wait_frames(qtbot, window, 3)
+    assert window.controls.seek.isEnabled() and window.controls.seek.maximum() == 59
+    window.on_play_pause()
+    qtbot.wait(400)
+    paused_at = window.frames_shown
+    qtbot.wait(600)
+    assert window.frames_shown == paused_at  # paused means no new frames
+    window.on_step()
+    wait_frames(qtbot, window, 1)
+    qtbot.wait(600)
+    assert window.frames_shown == paused_at + 1  # exactly one frame per step
+    window.player.seek(50)
+    qtbot.waitUntil(lambda: window.controls.seek.value() >= 50, timeout=10000)
+    assert str(clip) in window.recent_files()
+
+
+def test_confidence_and_class_filter_apply_to_the_next_frames(qtbot, window):
+    window.open_spec("synthetic:day")
+    qtbot.waitUntil(lambda: len(window.video.detections) > 2, timeout=20000)
+    window.controls.confidence.setValue(95)
+    assert window.player.slot.current.thresholds.conf == pytest.approx(0.95)
+    wait_frames(qtbot, window, 3)
+    assert (window.video.detections.scores >= 0.95).all()
+    window.controls.confidence.setValue(10)
+    car_only = [a for a in window.controls.class_menu.actions() if a.text() != "car"]
+    for action in car_only:
+        action.setChecked(False)
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: len(window.video.detections) > 0, timeout=10000)
+    assert set(window.video.detections.labels()) == {"car"}
+    assert window.controls.class_button.text() == "1 classes"
+
+
+def test_a_bad_source_is_a_message_not_a_crash(qtbot, window, monkeypatch, tmp_path):
+    messages = []
+    monkeypatch.setattr(window, "show_error", messages.append)
+    window.player.error.disconnect()
+    window.player.error.connect(window.show_error)
+    assert not window.open_spec(str(tmp_path / "missing.mp4"))
+    assert messages and "missing.mp4" in messages[0]
+
+
+def test_stream_dialog_masks_the_password(qtbot):
+    dialog = StreamUrlDialog()
+    qtbot.addWidget(dialog)
+    dialog.url_edit.setText("rtsp://cam.local:554/live")
+    dialog.user_edit.setText("admin")
+    dialog.password_edit.setText("s3cr3t/pw")
+    assert dialog.url() == "rtsp://admin:s3cr3t%2Fpw@cam.local:554/live"
+    assert "s3cr3t" not in dialog.preview.text() and "***" in dialog.preview.text()
+    assert url_with_credentials("http://h/x", "", "pw") == "http://h/x"
+
+
+def test_gui_command_opens_and_closes_by_itself(bundled_model, isolated_home):
+    result = subprocess.run(
+        [sys.executable, "-m", "tvdesk.cli", "gui", "--scenario", "day", "--quit-after", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "QT_QPA_PLATFORM": "offscreen",
+            "TVDESK_HOME": str(isolated_home),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(isolated_home),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    shown = int(result.stderr.rsplit("showed ", 1)[1].split()[0])
+    assert shown > 5

@@ -1,0 +1,64 @@
+"""`tvdesk jobs [list | show ID | cancel ID]`: background jobs as the store records them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from tvdesk.core.job import Job, JobState
+from tvdesk.core.retrain.context import cancel_job
+from tvdesk.core.store import Store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("jobs", help="list, show or cancel background jobs")
+    jobs_sub = parser.add_subparsers(dest="jobs_command", metavar="ACTION")
+    listing = jobs_sub.add_parser("list", help="the latest jobs, newest first")
+    listing.add_argument("--state", choices=[s.value for s in JobState])
+    listing.set_defaults(run=run_list)
+    show = jobs_sub.add_parser("show", help="one job's state, progress, metrics and message")
+    show.add_argument("id", type=int)
+    show.set_defaults(run=run_show)
+    cancel = jobs_sub.add_parser("cancel", help="stop a queued or running job")
+    cancel.add_argument("id", type=int)
+    cancel.set_defaults(run=run_cancel)
+    parser.set_defaults(run=run_list, state=None)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with Store() as store:
+        jobs = store.jobs.all(JobState(args.state) if args.state else None)
+    if not jobs:
+        print("no jobs")
+    for job in jobs:
+        print(summary(job))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with Store() as store:
+        job = store.jobs.get(args.id)
+    print(summary(job))
+    print(f"  message: {job.message}")
+    result = {k: v for k, v in job.result.items() if k != "epochs"}
+    for epoch in job.result.get("epochs", []):
+        print(
+            f"  epoch {epoch['epoch']}: mAP50 {epoch.get('metrics/mAP50(B)', float('nan')):.3f}"
+            f"  box loss {epoch.get('train/box_loss', float('nan')):.3f}"
+        )
+    print("  result: " + json.dumps(result, indent=2, default=str).replace("\n", "\n  "))
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    with Store() as store:
+        job = cancel_job(store, args.id)
+    print(summary(job))
+    return 0
+
+
+def summary(job: Job) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created))
+    stage = f" {job.stage}" if job.stage and not job.state.finished else ""
+    return f"#{job.id} {job.kind} {job.state}{stage} {job.progress:4.0%}  {when}  {job.message}"

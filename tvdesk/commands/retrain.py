@@ -1,0 +1,74 @@
+"""`tvdesk retrain --event ID`: queue a retraining on a drift event's captured frames."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from tvdesk.config import default_data_dir
+from tvdesk.core.capture import find_capture
+from tvdesk.core.retrain.settings import LABELERS, RetrainSettings
+from tvdesk.core.store import Store, StoreError
+
+WAIT_POLL_S = 1.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "retrain",
+        help="retrain the active model on a drift event's frames",
+        description="Select frames of the drift event, label them, build and version a "
+        "dataset, fine-tune the active model, and promote it only if it is better on the "
+        "drifted data without losing on the base data. Runs on the job queue.",
+    )
+    parser.add_argument("--event", type=int, required=True, help="drift event id")
+    parser.add_argument("--labeler", choices=LABELERS, help="who labels (default: oracle)")
+    parser.add_argument("--import-dir", help="YOLO labels folder for --labeler import")
+    parser.add_argument("--budget", type=int, help="frames to label (default 200)")
+    parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default 10)")
+    parser.add_argument("--capture", type=Path, help="capture folder (default: found by event)")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="only queue it: do not start a local worker"
+    )
+    parser.add_argument("--wait", action="store_true", help="show progress until it ends")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobs.retraining import approve_retraining
+
+    data_dir = default_data_dir()
+    settings = RetrainSettings().with_changes(
+        labeler=args.labeler,
+        import_dir=args.import_dir,
+        label_budget=args.budget,
+        epochs=args.epochs,
+    )
+    with Store() as store:
+        event = next((e for e in store.drift_events.all() if e.id == args.event), None)
+        if event is None:
+            raise StoreError(f"there is no drift event {args.event}: the player lists them")
+        capture = args.capture or find_capture(data_dir / "capture", event)
+        approved = approve_retraining(
+            store, event, capture, settings, start_worker=not args.no_worker, data_dir=data_dir
+        )
+        print(f"queued retraining job #{approved.job.id} on {approved.queue}")
+        if approved.worker is not None:
+            print(
+                f"started a local worker (pid {approved.worker.pid}, log {data_dir / 'worker.log'})"
+            )
+        return _follow(store, approved.job.id) if args.wait else 0
+
+
+def _follow(store: Store, job_id: int) -> int:
+    last = ""
+    while True:
+        job = store.jobs.get(job_id)
+        line = f"{job.stage} {job.progress:4.0%} {job.message}"
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if job.state.finished:
+            return 0 if job.state.value == "succeeded" else 1
+        time.sleep(WAIT_POLL_S)

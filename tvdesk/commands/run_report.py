@@ -1,0 +1,130 @@
+"""What `tvdesk run` tells its user: a progress line while it plays and a summary at the end."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+
+from tvdesk.core.drift_event import DriftEvent
+from tvdesk.core.pipeline import FrameResult
+
+PROGRESS_EVERY_S = 0.25
+DRIFT_STATES = {
+    None: "idle (no frame seen)",
+    "learning": "still learning its baseline (the model card has no drift profile)",
+    "watching": "watching",
+    "alarm": "in alarm",
+}
+
+
+class RunTally:
+    """A frame consumer that adds up what the summary reports, drift alarms included."""
+
+    def __init__(self, drift_observer: str = "drift") -> None:
+        self.drift_observer = drift_observer
+        self.frames = 0
+        self.per_class: Counter[str] = Counter()
+        self.inference_ms = 0.0
+        self.total_ms = 0.0
+        self.max_latency_ms = 0.0
+        self.models: list[str] = []
+        self.drift_events: dict[float, DriftEvent] = {}  # by start: an ended alarm replaces it
+        self.drift_state: str | None = None
+
+    def __call__(self, result: FrameResult) -> None:
+        self.frames += 1
+        self.per_class.update(result.detections.counts_by_name())
+        self.inference_ms += result.stats.inference_ms
+        self.total_ms += result.stats.total_ms
+        self.max_latency_ms = max(self.max_latency_ms, result.stats.latency_ms)
+        if result.model_version not in self.models:
+            self.models.append(result.model_version)
+        status = result.observations.get(self.drift_observer)
+        if status is not None:
+            self.drift_state = status.state
+            for event in (status.raised, status.ended):
+                if event is not None:
+                    self.drift_events[event.start] = event
+
+    def as_dict(self) -> dict:
+        frames = max(self.frames, 1)
+        return {
+            "frames": self.frames,
+            "model_versions": self.models,
+            "mean_inference_ms": round(self.inference_ms / frames, 2),
+            "mean_total_ms": round(self.total_ms / frames, 2),
+            "max_latency_ms": round(self.max_latency_ms, 2),
+            "detections": dict(self.per_class.most_common()),
+            "drift_state": self.drift_state,
+            "drift_events": [
+                {
+                    "start": e.start,
+                    "end": e.end,
+                    "severity": round(e.severity, 2),
+                    "summary": e.summary,
+                }
+                for e in self.drift_events.values()
+            ],
+        }
+
+
+class ProgressLine:
+    """A frame consumer that redraws one status line on stderr (use it only on a terminal)."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self._last = 0.0
+
+    def __call__(self, result: FrameResult) -> None:
+        now = time.monotonic()
+        if now - self._last < PROGRESS_EVERY_S:
+            return
+        self._last = now
+        done = result.frame.index + 1
+        where = (
+            f"{done}/{self.total} frames ({100 * done / self.total:.0f}%)"
+            if self.total
+            else f"{done} frames"
+        )
+        print(
+            f"\r  {where}  {result.stats.fps:.1f} fps  {result.stats.dropped} dropped ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def finish(self) -> None:
+        if self._last:
+            print(file=sys.stderr)
+
+
+def print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    print("\n".join(summary_lines(summary)))
+
+
+def summary_lines(s: dict) -> list[str]:
+    size = "x".join(map(str, s["size"])) if s["size"] else "size unknown"
+    fps = f" @ {s['fps']:g} fps" if s["fps"] else ""
+    detections = ", ".join(f"{name} {n}" for name, n in s["detections"].items()) or "none"
+    lines = [
+        f"source:      {s['source']} ({s['kind']}, {size}{fps})",
+        f"model:       {s['model']} (version {', '.join(s['model_versions']) or '-'})",
+        f"frames:      {s['frames']} processed, {s['dropped']} dropped, in {s['seconds']:.1f} s "
+        f"({s['processing_fps']:.1f} fps); stopped by {s['stopped_by']}",
+        f"per frame:   inference {s['mean_inference_ms']:.1f} ms, total "
+        f"{s['mean_total_ms']:.1f} ms, worst latency {s['max_latency_ms']:.0f} ms",
+        f"detections:  {detections}",
+        f"drift:       {len(s['drift_events'])} event(s); the monitor is "
+        f"{DRIFT_STATES.get(s['drift_state'], s['drift_state'])}",
+        *(f"  alarm at {e['start']:.1f} s: {e['summary']}" for e in s["drift_events"]),
+        *(f"note:        {event['message']}" for event in s["events"]),
+        f"recorded:    session {s['session_id']} in {s['database']}",
+    ]
+    if s["output"]:
+        lines.append(f"video:       {s['output']}")
+    return lines

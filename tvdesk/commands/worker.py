@@ -1,0 +1,23 @@
+"""`tvdesk worker`: run the job queue's consumer in the foreground (this machine or a GPU box)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "worker",
+        help="run retraining jobs from the queue",
+        description="Consume the job queue: the local one in the app data folder, or the Redis "
+        "queue named by TVDESK_QUEUE=redis://[:password@]host:port/db (run it on a GPU machine "
+        "to train there). Never expose a queue to an untrusted network: tasks are pickled.",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobs.worker import run_worker
+
+    run_worker()
+    return 0

@@ -1,0 +1,106 @@
+"""Letterbox a frame into a YOLO model's input exactly as Ultralytics does, and map boxes back.
+
+Exactness matters: the same file must give the same boxes here as in Ultralytics, so the
+rounding below (and the float32 arithmetic of `boxes_to_frame`) copies Ultralytics' `LetterBox`
+and `scale_boxes` step by step, including Python's round-half-to-even.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PAD_VALUE = 114  # Ultralytics' grey
+PIXEL_SCALE = np.float32(255)
+# uint8 -> float32 in [0, 1]; each entry is exactly x / 255 in float32, as torch computes it
+_NORMALISE = (np.arange(256, dtype=np.float32) / PIXEL_SCALE).reshape(1, 256)
+
+
+def fit_to_stride(size: int, stride: int) -> int:
+    """Round an image size up to a multiple of the stride, as Ultralytics' `check_imgsz`."""
+    return max(-(-size // stride) * stride, stride)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a frame of `frame_hw` lands in a model input of `input_hw` (both height, width)."""
+
+    frame_hw: tuple[int, int]
+    input_hw: tuple[int, int]
+    resized_wh: tuple[int, int]
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @classmethod
+    def fit(
+        cls, frame_hw: tuple[int, int], target_hw: tuple[int, int], stride: int | None = None
+    ) -> Letterbox:
+        """Scale to fit `target_hw` and pad; with `stride`, pad only to a multiple of it.
+
+        The stride form is Ultralytics' `auto=True`: a 16:9 frame at imgsz 320 becomes 320x192
+        instead of 320x320, which only a model with dynamic input shape accepts.
+        """
+        h, w = int(frame_hw[0]), int(frame_hw[1])
+        ratio = min(target_hw[0] / h, target_hw[1] / w)
+        new_w, new_h = max(round(w * ratio), 1), max(round(h * ratio), 1)
+        pad_w, pad_h = target_hw[1] - new_w, target_hw[0] - new_h
+        if stride:
+            pad_w, pad_h = pad_w % stride, pad_h % stride
+        half_w, half_h = pad_w / 2, pad_h / 2
+        top, bottom = round(half_h - 0.1), round(half_h + 0.1)
+        left, right = round(half_w - 0.1), round(half_w + 0.1)
+        return cls(
+            frame_hw=(h, w),
+            input_hw=(new_h + top + bottom, new_w + left + right),
+            resized_wh=(new_w, new_h),
+            top=top,
+            bottom=bottom,
+            left=left,
+            right=right,
+        )
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """The letterboxed BGR uint8 image (resized with bilinear interpolation, grey padding)."""
+        if frame.shape[1::-1] != self.resized_wh:
+            frame = cv2.resize(frame, self.resized_wh, interpolation=cv2.INTER_LINEAR)
+        if self.top or self.bottom or self.left or self.right:
+            frame = cv2.copyMakeBorder(
+                frame,
+                self.top,
+                self.bottom,
+                self.left,
+                self.right,
+                cv2.BORDER_CONSTANT,
+                value=(PAD_VALUE,) * 3,
+            )
+        return frame
+
+    def to_tensor(self, frame: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Letterbox a BGR uint8 frame into a [1, 3, H, W] RGB tensor scaled to [0, 1]."""
+        planes = cv2.split(self.apply(frame))
+        tensor = np.empty((1, 3, *self.input_hw), np.float32)
+        for channel, plane in enumerate(reversed(planes)):  # BGR -> RGB
+            cv2.LUT(plane, _NORMALISE, dst=tensor[0, channel])
+        return tensor if dtype == np.float32 else tensor.astype(dtype)
+
+    def boxes_to_frame(self, xyxy: np.ndarray) -> np.ndarray:
+        """Map float32 xyxy boxes (in place) from model input pixels to frame pixels, clipped.
+
+        Computed as Ultralytics' `scale_boxes` does: the gain and padding are re-derived from
+        the two shapes, and the arithmetic stays in float32.
+        """
+        (h0, w0), (h1, w1) = self.frame_hw, self.input_hw
+        gain = min(h1 / h0, w1 / w0)
+        new_h, new_w = max(round(h0 * gain), 1), max(round(w0 * gain), 1)
+        pad_x, pad_y = round((w1 - new_w) / 2 - 0.1), round((h1 - new_h) / 2 - 0.1)
+        xyxy[:, [0, 2]] -= pad_x
+        xyxy[:, [1, 3]] -= pad_y
+        xyxy[:, [0, 2]] /= new_w / w0
+        xyxy[:, [1, 3]] /= new_h / h0
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w0)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h0)
+        return xyxy

@@ -1,0 +1,210 @@
+"""The model registry: model versions as folders on disk plus their rows in the store.
+
+Each version lives in `models/<name>/<version>/` (model.onnx, model.pt, card.json and the drift
+reference profile of its training data). A version folder is assembled under a hidden staging
+name and renamed into place, so a kill at any moment leaves either no new version or a whole
+one; the active pointer is the store's, so activation and rollback are one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from tvdesk.config import bundled_model_path, default_data_dir
+from tvdesk.core import atomic
+from tvdesk.core.detector import DetectorError, OnnxDetector
+from tvdesk.core.drift.features import FEATURES, MODEL_FEATURES, FrameFeatures
+from tvdesk.core.drift.reference import ReferenceProfile, profile_from_features
+from tvdesk.core.model_version import ModelVersion
+from tvdesk.core.store import Store
+
+logger = logging.getLogger(__name__)
+
+ONNX_NAME, PT_NAME, CARD_NAME, PROFILE_NAME = "model.onnx", "model.pt", "card.json", "profile.json"
+STAGING_PREFIX = ".staging-"
+PROFILE_MAX_IMAGES = 400  # enough for a robust centre and scale; keeps registration quick
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+class RegistryError(RuntimeError):
+    """A model version cannot be registered, found or activated; the message says why."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a training run hands to the registry."""
+
+    onnx: Path
+    pt: Path
+    card: dict[str, Any]
+    data_md5: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    train_images: Path | None = None  # its training images, for the drift reference profile
+
+
+class Registry:
+    """Model versions of the app data folder; `store` is the same database the UI reads."""
+
+    def __init__(self, store: Store, data_dir: Path | None = None) -> None:
+        self.store = store
+        self.root = (data_dir or default_data_dir()) / "models"
+
+    def active(self, bundled: Path | None = None) -> ModelVersion:
+        """The active version; on first use the bundled model becomes version 1."""
+        model = self.store.models.active()
+        if model is None:
+            model = self._register_bundled(bundled or bundled_model_path())
+        return model
+
+    def versions(self) -> list[ModelVersion]:
+        return self.store.models.all()
+
+    def get(self, model_id: int) -> ModelVersion:
+        return self.store.models.get(model_id)
+
+    def register(
+        self, name: str, candidate: Candidate, *, parent_id: int | None, activate: bool
+    ) -> ModelVersion:
+        """Validate `candidate.onnx` in the detector, write the version folder, add the row."""
+        names = validate_onnx(candidate.onnx)
+        version = self._next_version(name)
+        folder = self._write_folder(name, version, candidate, names)
+        model = ModelVersion(
+            name=name,
+            version=version,
+            path=folder / ONNX_NAME,
+            data_md5=candidate.data_md5,
+            params=candidate.params,
+            metrics=candidate.metrics,
+            parent_id=parent_id,
+            active=activate,
+        )
+        try:
+            model = self.store.models.add(model)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        logger.info(
+            "registered %s version %s (%s)", name, version, "active" if activate else "inactive"
+        )
+        return model
+
+    def activate(self, model_id: int) -> ModelVersion:
+        model = self.get(model_id)
+        if not model.path.exists():
+            raise RegistryError(
+                f"the files of {model.name} version {model.version} are missing "
+                f"({model.path}); activate another version"
+            )
+        return self.store.models.activate(model_id)
+
+    def rollback(self) -> ModelVersion:
+        """Activate the parent of the active version."""
+        model = self.active()
+        if model.parent_id is None:
+            raise RegistryError(
+                f"{model.name} version {model.version} has no earlier version "
+                "to roll back to; `tvdesk models list` shows them all"
+            )
+        return self.activate(model.parent_id)
+
+    def remove_staging(self) -> list[Path]:
+        """Delete folders left by a registration that was killed half-way."""
+        leftovers = sorted(self.root.glob(f"*/{STAGING_PREFIX}*"))
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
+        return leftovers
+
+    def _register_bundled(self, onnx: Path) -> ModelVersion:
+        if not onnx.exists():
+            raise RegistryError(f"the bundled model {onnx} is missing: reinstall tvdesk")
+        card_path = onnx.with_suffix(".json")
+        card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        data = card.get("data", {})
+        candidate = Candidate(
+            onnx,
+            onnx.with_suffix(".pt"),
+            card,
+            data_md5=data.get("dvc_md5", ""),
+            params=card.get("training", {}),
+            metrics=card.get("metrics", {}),
+        )
+        return self.register(onnx.stem, candidate, parent_id=None, activate=True)
+
+    def _next_version(self, name: str) -> str:
+        numbers = [int(m.version) for m in self.store.models.all(name) if m.version.isdigit()]
+        return str(max(numbers, default=0) + 1)
+
+    def _write_folder(
+        self, name: str, version: str, candidate: Candidate, names: list[str]
+    ) -> Path:
+        target = self.root / name / version
+        if target.exists():
+            raise RegistryError(f"{target} already exists but is not registered; move it aside")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
+        try:
+            atomic.copy_file(candidate.onnx, staging / ONNX_NAME)
+            if candidate.pt.exists():
+                atomic.copy_file(candidate.pt, staging / PT_NAME)
+            card = {**candidate.card, "name": name, "version": version, "class_names": names}
+            if candidate.train_images is not None:
+                reference_profile(candidate.train_images).save(staging / PROFILE_NAME)
+                card["drift_profile"] = PROFILE_NAME
+            atomic.write_text(staging / CARD_NAME, json.dumps(card, indent=2) + "\n")
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+
+def pt_path(model: ModelVersion) -> Path:
+    """The PyTorch checkpoint beside a version's ONNX file (what fine-tuning starts from)."""
+    path = model.path.with_name(PT_NAME)
+    if not path.exists():
+        raise RegistryError(
+            f"{model.name} version {model.version} has no .pt checkpoint "
+            f"({path}); fine-tuning needs one: activate a version that has it"
+        )
+    return path
+
+
+def validate_onnx(path: Path) -> list[str]:
+    """Load `path` in the player's detector and run one frame; returns its class names."""
+    try:
+        detector = OnnxDetector(path, threads=1)
+        detector.detect(np.full((360, 640, 3), 114, np.uint8))
+    except DetectorError as exc:
+        raise RegistryError(f"the exported model does not load in the detector: {exc}") from exc
+    return list(detector.names)
+
+
+def reference_profile(images: Path, max_images: int = PROFILE_MAX_IMAGES) -> ReferenceProfile:
+    """The drift reference profile of a folder of training images (image features only).
+
+    Hook for issue 5: replace with the drift package's own folder-profile function once it
+    has one; the model-side features stay NaN here since no detector ran on these images.
+    """
+    paths = sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    step = max(1, len(paths) // max_images)
+    features = FrameFeatures()
+    rows = []
+    for path in paths[::step][:max_images]:
+        image = cv2.imread(str(path))
+        if image is not None:
+            model_part = np.full(len(MODEL_FEATURES), np.nan)
+            rows.append(np.concatenate([features(image), model_part]))
+    if not rows:
+        raise RegistryError(f"no readable training images under {images} for the drift profile")
+    return profile_from_features(np.array(rows), FEATURES, source=f"training images {images}")

@@ -1,0 +1,236 @@
+"""The retraining stages: select -> label -> dataset -> train -> evaluate -> register.
+
+Each stage reads what the earlier ones left in the job's result and work folder, and adds its
+own; `run_stage` records failures and cancels in the store. Ultralytics is imported only by
+the train, evaluate and register stages (through `tvdesk.training`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tvdesk.core.capture import event_frames, load_frame
+from tvdesk.core.dataset import (
+    LabelledImage,
+    app_base_dataset,
+    app_data_repo,
+    assemble_dataset,
+    push_dataset,
+    retrain_dataset_folder,
+    version_dataset,
+)
+from tvdesk.core.labelers import (
+    ImportLabeler,
+    Labeler,
+    LabelError,
+    OracleLabeler,
+    ReviewLabeler,
+    TeacherLabeler,
+)
+from tvdesk.core.onnx_detector import OnnxDetector
+from tvdesk.core.registry import Candidate, Registry, pt_path
+from tvdesk.core.retrain.context import JobContext, JobStopped
+from tvdesk.core.retrain.gate import decide
+from tvdesk.core.selection import select_frames
+
+logger = logging.getLogger(__name__)
+
+SELECTION_FILE, LABELS_FILE = "selection.json", "labels.json"
+
+
+def select(ctx: JobContext) -> None:
+    event = ctx.drift_event()
+    indices = event_frames(ctx.capture_dir, event)
+    if not indices:
+        raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
+    frames = [load_frame(ctx.capture_dir, i) for i in indices]
+    detector = _active_detector(ctx)
+    chosen = select_frames(
+        frames,
+        detector,
+        ctx.settings.label_budget,
+        lambda done, total: _every(ctx, done, total, "scoring frames"),
+    )
+    rows = [
+        {"index": s.frame.index, "uncertainty": s.uncertainty, "disagreement": s.disagreement}
+        for s in chosen
+    ]
+    (ctx.workspace / SELECTION_FILE).write_text(json.dumps(rows))
+    ctx.remember(candidates=len(frames), selected=len(rows))
+
+
+def label(ctx: JobContext) -> None:
+    rows = json.loads((ctx.workspace / SELECTION_FILE).read_text())
+    frames = [load_frame(ctx.capture_dir, row["index"]) for row in rows]
+    labelled = _labeler(ctx).label(frames)
+    (ctx.workspace / LABELS_FILE).write_text(
+        json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
+    )
+    ctx.remember(labelled=len(labelled), boxes=sum(len(item.lines) for item in labelled))
+
+
+def dataset(ctx: JobContext) -> None:
+    items = [
+        LabelledImage(Path(row["image"]), tuple(row["lines"]))
+        for row in json.loads((ctx.workspace / LABELS_FILE).read_text())
+    ]
+    app_data_repo(ctx.data_dir)
+    base_yaml = ctx.settings.base_data_yaml or app_base_dataset(ctx.data_dir)
+    folder = retrain_dataset_folder(ctx.data_dir, ctx.id)
+    shutil.rmtree(folder, ignore_errors=True)  # a half-written one from an interrupted run
+    data_yaml = assemble_dataset(
+        folder,
+        items,
+        base_yaml,
+        replay=ctx.settings.replay,
+        val_fraction=ctx.settings.val_fraction,
+        seed=ctx.settings.seed,
+    )
+    ctx.progress(0.5, "versioning the dataset with DVC")
+    md5 = version_dataset(ctx.data_dir, folder)
+    pushed = push_dataset(ctx.data_dir, folder.with_name(folder.name + ".dvc"))
+    ctx.remember(
+        data_yaml=str(data_yaml), base_yaml=str(base_yaml), data_md5=md5, pushed_files=pushed
+    )
+
+
+def train(ctx: JobContext) -> None:
+    from tvdesk.training.trainer import TrainParams
+    from tvdesk.training.trainer import train as fit
+
+    s = ctx.settings
+    active = Registry(ctx.store, ctx.data_dir).active()
+    params = TrainParams(
+        start_from=str(pt_path(active)),
+        epochs=s.epochs,
+        imgsz=s.imgsz,
+        batch=s.batch,
+        patience=s.patience,
+        seed=s.seed,
+        workers=1,
+        device=s.device,
+        threads=s.threads,
+    )
+    epochs: list[dict] = []
+
+    def on_epoch(epoch: int, total: int, metrics: dict[str, float]) -> None:
+        if epoch > total:  # Ultralytics reports its final validation as one more epoch
+            return
+        epochs.append({"epoch": epoch, **metrics})
+        ctx.remember(epochs=epochs)
+        ctx.progress(
+            epoch / total,
+            f"epoch {epoch}/{total}: mAP50 {metrics.get('metrics/mAP50(B)', float('nan')):.3f}",
+        )
+
+    started = time.monotonic()
+    result = fit(
+        Path(ctx.result["data_yaml"]),
+        ctx.workspace / "train",
+        params,
+        on_epoch,
+        should_stop=ctx.cancel_requested,
+    )
+    ctx.remember(
+        candidate_pt=str(result.best_weights),
+        epochs_run=result.epochs_run,
+        train_params=params.as_dict(),
+        train_seconds=time.monotonic() - started,
+        parent_id=active.id,
+    )
+
+
+def evaluate(ctx: JobContext) -> None:
+    from tvdesk.training.evaluation import evaluate as measure
+
+    s, r = ctx.settings, ctx.result
+    active = Registry(ctx.store, ctx.data_dir).get(r["parent_id"])
+    sets = {"drift": Path(r["data_yaml"]), "base": Path(r["base_yaml"])}
+    weights = {"candidate": Path(r["candidate_pt"]), "active": pt_path(active)}
+    metrics: dict[str, dict[str, dict[str, float]]] = {}
+    for number, (who, path) in enumerate(weights.items()):
+        metrics[who] = {name: measure(path, data, s.imgsz) for name, data in sets.items()}
+        ctx.progress((number + 1) / len(weights), f"evaluated the {who} model")
+    decision = decide(
+        metrics["candidate"], metrics["active"], min_gain=s.min_gain, max_base_loss=s.max_base_loss
+    )
+    ctx.remember(metrics=metrics, gate=decision.as_dict())
+    if not decision.promote:
+        ctx.finish(decision.reason, promoted=False)
+        raise JobStopped(decision.reason)
+
+
+def register(ctx: JobContext) -> None:
+    from tvdesk.training.card import build_card
+    from tvdesk.training.export import export_onnx
+
+    s, r = ctx.settings, ctx.result
+    registry = Registry(ctx.store, ctx.data_dir)
+    parent = registry.get(r["parent_id"])
+    pt = Path(r["candidate_pt"])
+    onnx = export_onnx(pt, s.imgsz, dynamic=True)
+    ctx.checkpoint(force=True)
+    metrics = r["metrics"]["candidate"]
+    data = {
+        "yaml": r["data_yaml"],
+        "dvc_md5": r["data_md5"],
+        "job": ctx.id,
+        "drift_event": ctx.job.params["event_id"],
+        "labeler": s.labeler,
+    }
+    params = {**r["train_params"], "epochs_run": r["epochs_run"]}
+    card = build_card(parent.name, onnx, pt, [], data, params, metrics, r["train_seconds"])
+    candidate = Candidate(
+        onnx,
+        pt,
+        card,
+        data_md5=r["data_md5"],
+        params=params,
+        metrics=metrics,
+        train_images=Path(r["data_yaml"]).parent / "images",
+    )
+    model = registry.register(parent.name, candidate, parent_id=parent.id, activate=True)
+    ctx.finish(
+        f"{model.name} version {model.version} is active: {r['gate']['reason']}",
+        promoted=True,
+        model_id=model.id,
+        model_version=model.version,
+        model_path=str(model.path),
+    )
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[JobContext], None]] = {
+    "select": select,
+    "label": label,
+    "dataset": dataset,
+    "train": train,
+    "evaluate": evaluate,
+    "register": register,
+}
+
+
+def _active_detector(ctx: JobContext) -> OnnxDetector:
+    active = Registry(ctx.store, ctx.data_dir).active()
+    return OnnxDetector(active.path, threads=max(1, ctx.settings.threads))
+
+
+def _labeler(ctx: JobContext) -> Labeler:
+    name = ctx.settings.labeler
+    if name == "oracle":
+        return OracleLabeler()
+    if name == "import":
+        return ImportLabeler(Path(ctx.settings.import_dir))
+    teacher = TeacherLabeler(_active_detector(ctx))
+    if name == "review":
+        return ReviewLabeler(ctx.workspace / "review", teacher)
+    return teacher
+
+
+def _every(ctx: JobContext, done: int, total: int, what: str) -> None:
+    if done == total or done % 20 == 0:
+        ctx.progress(done / total, f"{what}: {done}/{total}")

@@ -1,0 +1,39 @@
+"""Video sources: files, webcams, network streams and the synthetic camera behind one interface.
+
+`open_source("clip.mp4" | "0" | "rtsp://..." | "synthetic:day-night")` gives a `VideoSource`
+whose `read()` returns `Frame`s; live ones are read through `LatestFrameCapture`.
+"""
+
+from tvdesk.core.sources.base import (
+    Frame,
+    SourceError,
+    SourceEvent,
+    SourceInfo,
+    VideoSource,
+    make_frame,
+)
+from tvdesk.core.sources.file import FileSource
+from tvdesk.core.sources.latest import LatestFrameCapture
+from tvdesk.core.sources.live import ReconnectingSource, ReconnectPolicy, WebcamSource
+from tvdesk.core.sources.open import open_source, silence_native_video_logs
+from tvdesk.core.sources.stream import StreamSource, mask_url
+from tvdesk.core.sources.synthetic import SyntheticSource
+
+__all__ = [
+    "FileSource",
+    "Frame",
+    "LatestFrameCapture",
+    "ReconnectPolicy",
+    "ReconnectingSource",
+    "SourceError",
+    "SourceEvent",
+    "SourceInfo",
+    "StreamSource",
+    "SyntheticSource",
+    "VideoSource",
+    "WebcamSource",
+    "make_frame",
+    "mask_url",
+    "open_source",
+    "silence_native_video_logs",
+]

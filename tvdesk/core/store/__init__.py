@@ -1,0 +1,21 @@
+"""The SQLite store: sessions, per-second stats, sampled detections, drift events, model
+versions and jobs, in one WAL-mode database file shared by every tvdesk process."""
+
+from tvdesk.core.store.connection import DB_NAME, StoreError, database_path
+from tvdesk.core.store.database import DriftEvents, Sessions, Store
+from tvdesk.core.store.records import Jobs, ModelVersions
+from tvdesk.core.store.schema import MIGRATIONS
+from tvdesk.core.store.writer import StoreWriter
+
+__all__ = [
+    "DB_NAME",
+    "MIGRATIONS",
+    "DriftEvents",
+    "Jobs",
+    "ModelVersions",
+    "Sessions",
+    "Store",
+    "StoreError",
+    "StoreWriter",
+    "database_path",
+]

@@ -1,0 +1,100 @@
+"""Opening the database: where it lives, WAL and the pragmas every connection needs, migration.
+
+Many processes (the GUI, the CLI, a training worker) open the same file; WAL lets readers and
+one writer work at once, and short IMMEDIATE transactions with a busy timeout queue writers
+instead of failing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from tvdesk.config import default_data_dir
+from tvdesk.core.store.schema import MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "tvdesk.db"
+BUSY_TIMEOUT_S = 15.0  # how long a writer waits for another process's transaction
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message says which file and what to do."""
+
+
+def database_path(data_dir: Path | None = None) -> Path:
+    return (data_dir or default_data_dir()) / DB_NAME
+
+
+def open_database(path: Path) -> Database:
+    """A connection to `path` (created if missing) in WAL mode, migrated to the latest schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S))
+    try:
+        db.execute("PRAGMA foreign_keys = ON")
+        with db.ensure_autocommit_on():
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")  # in WAL: durable against a killed process
+        migrate(db, path)
+    except BaseException as exc:
+        db.close()
+        if _is_busy(exc):
+            raise StoreError(
+                f"the database {path} stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:g} s; try again, or close the program using it"
+            ) from exc
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(
+                f"cannot use the database {path} ({exc}); move it aside to start a new one"
+            ) from exc
+        raise
+    return db
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@contextlib.contextmanager
+def immediate(db: Database) -> Iterator[Database]:
+    """A write transaction that takes the write lock at once, so it never fails half-way
+    because another process wrote between its reads and its writes. Nested: a savepoint."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.execute("COMMIT")
+
+
+def schema_version(db: Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: Database, path: Path) -> None:
+    """Apply the migrations this file lacks, in one transaction: when two processes open a new
+    file at once, one migrates and the other then finds nothing left to do."""
+    if schema_version(db) == len(MIGRATIONS):
+        return  # the common case needs no write lock
+    with immediate(db):
+        version = schema_version(db)
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{path} was written by a newer tvdesk (schema {version}, this "
+                f"one knows {len(MIGRATIONS)}); update tvdesk"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            logger.debug("database %s migrated to schema %d", path, number + 1)

@@ -1,0 +1,170 @@
+"""The store: one connection to the database and the tables as objects.
+
+A `Store` belongs to the thread that opened it (SQLite connections are not shared); open one
+per thread or process. The frame loop never writes through one: it uses a `StoreWriter`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from tvdesk.core.drift_event import DriftEvent
+from tvdesk.core.store.connection import (
+    StoreError,
+    database_path,
+    immediate,
+    open_database,
+    schema_version,
+)
+from tvdesk.core.store.records import Jobs, ModelVersions
+
+
+class Store:
+    """The database at `path` (default: tvdesk.db in the app data folder)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path else database_path()
+        self.db = open_database(self.path)
+        self.sessions = Sessions(self.db)
+        self.drift_events = DriftEvents(self.db)
+        self.models = ModelVersions(self.db)
+        self.jobs = Jobs(self.db)
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class Sessions:
+    """Playback sessions, their per-second stats and their sampled detection summaries."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, source: str, source_kind: str, model_version: str) -> int:
+        """A new running session; `source` must already be safe to store (URLs masked)."""
+        with immediate(self.db):
+            return (
+                self.db["sessions"]
+                .insert(
+                    {
+                        "source": source,
+                        "source_kind": source_kind,
+                        "model_version": model_version,
+                        "started": time.time(),
+                        "status": "running",
+                    }
+                )
+                .last_pk
+            )
+
+    def end(
+        self, session_id: int, status: str, frames: int, dropped: int, message: str = ""
+    ) -> None:
+        with immediate(self.db):
+            self.get(session_id)
+            self.db["sessions"].update(
+                session_id,
+                {
+                    "ended": time.time(),
+                    "status": status,
+                    "frames": frames,
+                    "dropped": dropped,
+                    "message": message,
+                },
+            )
+
+    def get(self, session_id: int) -> dict[str, Any]:
+        rows = list(self.db["sessions"].rows_where("id = ?", [session_id]))
+        if not rows:
+            raise StoreError(f"no session with id {session_id}")
+        return rows[0]
+
+    def all(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.db["sessions"].rows_where(order_by="id DESC", limit=limit))
+
+    def stats(self, session_id: int) -> list[dict[str, Any]]:
+        """Per-second rows, oldest first."""
+        return list(
+            self.db["frame_stats"].rows_where("session_id = ?", [session_id], order_by="second")
+        )
+
+    def samples(self, session_id: int) -> list[dict[str, Any]]:
+        """Sampled per-frame detection summaries, `counts` decoded to {class name: n}."""
+        rows = self.db["detection_samples"].rows_where(
+            "session_id = ?", [session_id], order_by="id"
+        )
+        return [{**row, "counts": json.loads(row["counts"])} for row in rows]
+
+
+class DriftEvents:
+    """Drift alarms; an alarm is saved when raised and saved again when it settles."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, event: DriftEvent, session_id: int | None = None) -> DriftEvent:
+        """Insert the event, or update it: by its id, else the session's event with its start."""
+        row = {
+            "session_id": session_id,
+            "start": event.start,
+            "end": event.end,
+            "severity": event.severity,
+            "drivers": json.dumps(event.drivers),
+            "frame_indices": json.dumps(list(event.frame_indices)),
+            "summary": event.summary,
+        }
+        with immediate(self.db):
+            event_id = event.id or self._find(session_id, event.start)
+            if event_id is None:
+                event_id = self.db["drift_events"].insert({**row, "created": time.time()}).last_pk
+            else:
+                self.db["drift_events"].update(event_id, row)
+        return DriftEvent(
+            event.start,
+            dict(event.drivers),
+            event.severity,
+            event.frame_indices,
+            event.end,
+            event.summary,
+            id=event_id,
+        )
+
+    def all(self, session_id: int | None = None) -> list[DriftEvent]:
+        where, args = ("session_id = ?", [session_id]) if session_id is not None else (None, None)
+        return [
+            _drift_event(row)
+            for row in self.db["drift_events"].rows_where(where, args, order_by="start, id")
+        ]
+
+    def _find(self, session_id: int | None, start: float) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM drift_events WHERE session_id IS ? AND start = ?", [session_id, start]
+        ).fetchone()
+        return row[0] if row else None
+
+
+def _drift_event(row: dict[str, Any]) -> DriftEvent:
+    return DriftEvent(
+        start=row["start"],
+        drivers=json.loads(row["drivers"]),
+        severity=row["severity"],
+        frame_indices=tuple(json.loads(row["frame_indices"])),
+        end=row["end"],
+        summary=row["summary"],
+        id=row["id"],
+    )

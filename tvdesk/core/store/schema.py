@@ -1,0 +1,134 @@
+"""The database schema as a list of forward migrations; `PRAGMA user_version` says how far.
+
+A new table or column is a new migration appended to `MIGRATIONS`, never an edit of an old
+one, so every existing database can be brought forward and none is ever rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+
+def _v1_initial(db: Database) -> None:
+    db["model_versions"].create(
+        {
+            "id": int,
+            "name": str,
+            "version": str,
+            "path": str,
+            "parent_id": int,
+            "data_md5": str,
+            "params": str,
+            "metrics": str,
+            "created": float,
+            "active": int,
+        },
+        pk="id",
+        not_null={"name", "version", "path", "created", "active"},
+        defaults={"data_md5": "", "params": "{}", "metrics": "{}", "active": 0},
+        foreign_keys=[("parent_id", "model_versions", "id")],
+    )
+    db["model_versions"].create_index(["name", "version"], unique=True)
+    db.execute(
+        "CREATE UNIQUE INDEX idx_model_versions_one_active "
+        "ON model_versions(active) WHERE active = 1"
+    )
+
+    db["sessions"].create(
+        {
+            "id": int,
+            "source": str,
+            "source_kind": str,
+            "model_version": str,
+            "started": float,
+            "ended": float,
+            "status": str,
+            "frames": int,
+            "dropped": int,
+            "message": str,
+        },
+        pk="id",
+        not_null={"source", "source_kind", "started", "status"},
+        defaults={"status": "running", "frames": 0, "dropped": 0, "message": ""},
+    )
+
+    db["frame_stats"].create(
+        {
+            "session_id": int,
+            "second": int,
+            "frames": int,
+            "dropped": int,
+            "detections": int,
+            "capture_ms": float,
+            "preprocess_ms": float,
+            "inference_ms": float,
+            "postprocess_ms": float,
+            "total_ms": float,
+            "latency_ms": float,
+            "max_latency_ms": float,
+        },
+        pk=("session_id", "second"),
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+
+    db["detection_samples"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "frame_index": int,
+            "stream_time": float,
+            "wall_time": float,
+            "model_version": str,
+            "count": int,
+            "mean_confidence": float,
+            "counts": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["detection_samples"].create_index(["session_id", "frame_index"])
+
+    db["drift_events"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "start": float,
+            "end": float,
+            "severity": float,
+            "drivers": str,
+            "frame_indices": str,
+            "summary": str,
+            "created": float,
+        },
+        pk="id",
+        not_null={"start", "severity", "created"},
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["drift_events"].create_index(["session_id", "start"])
+
+    db["jobs"].create(
+        {
+            "id": int,
+            "kind": str,
+            "state": str,
+            "stage": str,
+            "progress": float,
+            "message": str,
+            "params": str,
+            "result": str,
+            "created": float,
+            "started": float,
+            "updated": float,
+            "finished": float,
+        },
+        pk="id",
+        not_null={"kind", "state", "created"},
+        defaults={"stage": "", "progress": 0.0, "message": "", "params": "{}", "result": "{}"},
+    )
+    db["jobs"].create_index(["state"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial]
+"""Migration i brings a database from version i to i + 1."""

@@ -1,0 +1,90 @@
+"""Decode a raw YOLOv8/YOLO11 detection output and run class-aware NMS, as Ultralytics does.
+
+The raw output is `[1, 4 + nc, N]`: per anchor a centre-xywh box in model input pixels and
+one score per class. The steps and their float32 arithmetic mirror Ultralytics'
+`non_max_suppression` with torchvision's NMS (stable score order, suppress when IoU > iou), so
+the same file gives the same boxes here, without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_WH = 7680  # Ultralytics' per-class box offset that keeps NMS within one class
+MAX_NMS = 30000  # at most this many boxes (best first) go into NMS
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Boxes that passed the confidence threshold: xyxy in model input pixels."""
+
+    xyxy: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+
+    def take(self, index: np.ndarray) -> Candidates:
+        return Candidates(self.xyxy[index], self.scores[index], self.class_ids[index])
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def select_candidates(
+    raw: np.ndarray, num_classes: int, conf: float, classes: np.ndarray | None
+) -> Candidates:
+    """Best class per anchor, kept when its score > conf (and its class is in `classes`)."""
+    output = raw[0]
+    class_scores = output[4 : 4 + num_classes]
+    keep = np.flatnonzero(class_scores.max(axis=0) > conf)
+    class_ids = class_scores[:, keep].argmax(axis=0)
+    scores = class_scores[class_ids, keep]
+    if classes is not None:
+        in_filter = np.isin(class_ids, classes)
+        keep, class_ids, scores = keep[in_filter], class_ids[in_filter], scores[in_filter]
+    xywh = output[:4, keep].T
+    half_wh = xywh[:, 2:] / 2
+    xyxy = np.concatenate((xywh[:, :2] - half_wh, xywh[:, :2] + half_wh), axis=1)
+    return Candidates(xyxy, scores.astype(np.float32, copy=False), class_ids.astype(np.int64))
+
+
+def drop_non_finite(candidates: Candidates) -> tuple[Candidates, int]:
+    """Candidates without NaN/inf coordinates, and how many were dropped."""
+    finite = np.isfinite(candidates.xyxy).all(axis=1)
+    dropped = len(finite) - int(finite.sum())
+    return (candidates.take(finite) if dropped else candidates), dropped
+
+
+def class_aware_nms(candidates: Candidates, iou: float, max_det: int) -> Candidates:
+    """Greedy NMS within each class; the survivors best first, at most `max_det` of them."""
+    if len(candidates) > MAX_NMS:
+        candidates = candidates.take(_best_first(candidates.scores)[:MAX_NMS])
+    offset = candidates.class_ids.astype(np.float32)[:, None] * np.float32(MAX_WH)
+    keep = greedy_nms(candidates.xyxy + offset, candidates.scores, iou)
+    return candidates.take(keep[:max_det])
+
+
+def greedy_nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by torchvision's `nms`: highest score first, drop later boxes with IoU > iou."""
+    order = _best_first(scores)
+    x1, y1, x2, y2 = (xyxy[order, k] for k in range(4))
+    areas = (x2 - x1) * (y2 - y1)
+    threshold = np.float64(iou)  # torchvision compares the float32 IoU with a double
+    remaining = np.arange(len(order))
+    kept = []
+    while remaining.size:
+        best, rest = remaining[0], remaining[1:]
+        kept.append(best)
+        width = np.maximum(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0)
+        height = np.maximum(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0)
+        inter = width * height
+        with np.errstate(invalid="ignore", divide="ignore"):
+            overlap = inter / (areas[best] + areas[rest] - inter)
+        remaining = rest[~(overlap > threshold)]  # NaN (two empty boxes) never suppresses
+    return order[np.array(kept, dtype=np.int64)]
+
+
+def _best_first(scores: np.ndarray) -> np.ndarray:
+    """Indices by descending score; ties keep their anchor order (a stable sort, as torch's)."""
+    return np.argsort(-scores, kind="stable")

@@ -1,0 +1,261 @@
+"""The main window: video with boxes, playback and detection controls, menus, status bar.
+
+UI state (geometry, recent files, confidence) persists in QSettings; behaviour settings are the
+typed settings file's business.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+
+from tvdesk.core.detector import SwapEvent
+from tvdesk.core.pipeline import FrameResult, LoopOutcome
+from tvdesk.core.sources import SourceInfo
+from tvdesk.core.synth.camera import SCENARIOS
+from tvdesk.core.webcams import find_webcams
+from tvdesk.ui.controls import PlaybackBar
+from tvdesk.ui.player import PlayerController
+from tvdesk.ui.source_dialogs import StreamUrlDialog, WebcamDialog
+from tvdesk.ui.video_widget import VideoWidget
+
+MAX_RECENT = 8
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.m4v *.webm *.mpg *.ts);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """The operator's window onto one player controller."""
+
+    def __init__(self, player: PlayerController) -> None:
+        super().__init__()
+        self.player = player
+        self.state = QSettings()
+        self.setWindowTitle("tvdesk")
+        self.setAcceptDrops(True)
+        self.frames_shown = 0
+        self.video = VideoWidget(self)
+        self.video.show_message("Open a video, a webcam or a stream (File menu), or drop a file")
+        self.controls = PlaybackBar(self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.video, 1)
+        layout.addWidget(self.controls)
+        self.setCentralWidget(central)
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self.controls.set_class_names(player.slot.current.names)
+        confidence = float(
+            self.state.value("detection/confidence", player.slot.current.thresholds.conf)
+        )
+        self.controls.set_confidence(confidence)
+        self.model_label.setText(f"model {player.slot.current.version}")
+        self.resize(1280, 800)
+        self.restoreGeometry(self.state.value("window/geometry", b""))
+        self.restoreState(self.state.value("window/state", b""))
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _build_status_bar(self) -> None:
+        self.source_label = QLabel("no source")
+        self.detections_label = QLabel()
+        self.rate_label = QLabel()
+        self.model_label = QLabel()
+        bar = self.statusBar()
+        bar.addWidget(self.source_label, 1)
+        bar.addWidget(self.detections_label, 1)
+        for label in (self.rate_label, self.model_label):
+            bar.addPermanentWidget(label)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(
+            file_menu, "&Open video file…", self.on_open_file, QKeySequence.StandardKey.Open
+        )
+        self._action(file_menu, "Open &webcam…", self.on_open_webcam, "Ctrl+Shift+W")
+        self._action(file_menu, "Open network &stream…", self.on_open_stream, "Ctrl+U")
+        synthetic = file_menu.addMenu("S&ynthetic camera")
+        for name in SCENARIOS:
+            self._action(synthetic, name, lambda _=False, n=name: self.open_spec(f"synthetic:{n}"))
+        self.recent_menu = file_menu.addMenu("&Recent files")
+        self._refresh_recent()
+        file_menu.addSeparator()
+        self._action(file_menu, "Load &model…", self.on_load_model, "Ctrl+M")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        play_menu = bar.addMenu("&Playback")
+        self._action(play_menu, "Play / &pause", self.on_play_pause, Qt.Key.Key_Space)
+        self._action(play_menu, "&Step one frame", self.on_step, Qt.Key.Key_Period)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About tvdesk", self.on_about)
+
+    def _connect(self) -> None:
+        p, c = self.player, self.controls
+        p.result_ready.connect(self.on_result)
+        p.source_opened.connect(self.on_source_opened)
+        p.finished.connect(self.on_loop_finished)
+        p.swapped.connect(self.on_swapped)
+        p.error.connect(self.show_error)
+        c.play_pause_clicked.connect(self.on_play_pause)
+        c.step_clicked.connect(self.on_step)
+        c.seek_requested.connect(p.seek)
+        c.confidence_changed.connect(self.on_confidence_changed)
+        c.classes_changed.connect(p.set_class_filter)
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def open_spec(self, spec: str) -> bool:
+        return self.player.open(spec)
+
+    def open_file(self, path: Path) -> None:
+        if self.open_spec(str(path)):
+            self._remember(path)
+
+    @Slot()
+    def on_open_file(self) -> None:
+        start = str(self.state.value("paths/last_folder", str(Path.home())))
+        name, _ = QFileDialog.getOpenFileName(self, "Open video", start, VIDEO_FILTER)
+        if name:
+            self.state.setValue("paths/last_folder", str(Path(name).parent))
+            self.open_file(Path(name))
+
+    @Slot()
+    def on_open_webcam(self) -> None:
+        found = find_webcams()
+        if not found:
+            self.show_error(
+                "No webcam found. Connect one (and check it is not in use by "
+                "another program), then try again."
+            )
+            return
+        dialog = WebcamDialog(found, self)
+        if dialog.exec():
+            self.open_spec(str(dialog.index()))
+
+    @Slot()
+    def on_open_stream(self) -> None:
+        dialog = StreamUrlDialog(self)
+        if dialog.exec():
+            self.open_spec(dialog.url())
+
+    @Slot()
+    def on_load_model(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Load ONNX model", "", "ONNX (*.onnx)")
+        if name:
+            self.player.swap_model(Path(name))
+
+    def _remember(self, path: Path) -> None:
+        recent = [p for p in self.recent_files() if p != str(path)]
+        self.state.setValue("paths/recent", [str(path), *recent][:MAX_RECENT])
+        self._refresh_recent()
+
+    def recent_files(self) -> list[str]:
+        value = self.state.value("paths/recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self._action(self.recent_menu, path, lambda _=False, p=path: self.open_file(Path(p)))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            self.open_file(Path(urls[0].toLocalFile()))
+
+    # -- playback --------------------------------------------------------------------------
+
+    @Slot()
+    def on_play_pause(self) -> None:
+        self.player.toggle_pause()
+        self.controls.set_paused(self.player.paused)
+
+    @Slot()
+    def on_step(self) -> None:
+        self.player.step()
+        self.controls.set_paused(True)
+
+    @Slot(float)
+    def on_confidence_changed(self, conf: float) -> None:
+        self.player.set_confidence(conf)
+        self.state.setValue("detection/confidence", conf)
+
+    # -- what the player says --------------------------------------------------------------
+
+    @Slot(object)
+    def on_source_opened(self, info: SourceInfo) -> None:
+        self.setWindowTitle(f"tvdesk — {info.name}")
+        self.source_label.setText(info.name)
+        self.controls.set_source(info.frame_count, info.fps, info.seekable)
+        self.controls.set_paused(False)
+        self.player.set_confidence(self.controls.confidence.value() / 100)
+
+    @Slot(object)
+    def on_result(self, result: FrameResult) -> None:
+        self.video.show_frame(result.frame.image, result.detections)
+        self.frames_shown += 1
+        s = result.stats
+        counts = ", ".join(f"{n} {name}" for name, n in result.detections.counts_by_name().items())
+        self.detections_label.setText(counts or "no detections")
+        self.rate_label.setText(
+            f"{s.fps:.1f} fps · inference {s.inference_ms:.1f} ms · dropped {s.dropped}"
+        )
+        self.model_label.setText(f"model {result.model_version}")
+        self.controls.set_position(result.frame.index, result.frame.timestamp)
+
+    @Slot(object)
+    def on_loop_finished(self, outcome: LoopOutcome) -> None:
+        if outcome.reason == "failed":
+            self.show_error(f"Playback stopped: {outcome.error}")
+        elif outcome.reason == "ended":
+            self.statusBar().showMessage("End of video", 5000)
+            self.controls.set_paused(True)
+
+    @Slot(object)
+    def on_swapped(self, event: SwapEvent) -> None:
+        if event.accepted:
+            self.controls.set_class_names(self.player.slot.current.names)
+            self.statusBar().showMessage(
+                f"Now running model {event.new_version} (was {event.old_version})", 8000
+            )
+        else:
+            self.show_error(
+                f"Model {event.new_version} was not loaded: {event.reason}. "
+                f"Model {event.old_version} keeps running."
+            )
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        QMessageBox.warning(self, "tvdesk", message)
+
+    @Slot()
+    def on_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About tvdesk",
+            "tvdesk — live detection, drift alarms and approve-to-retrain for traffic cameras.",
+        )
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.state.setValue("window/geometry", self.saveGeometry())
+        self.state.setValue("window/state", self.saveState())
+        self.player.close_source()
+        super().closeEvent(event)

@@ -1,0 +1,150 @@
+"""The player controller: one detector slot, the frame loop of the current source, and playback
+commands (open, pause, step, seek, thresholds, model swap) for the widgets to call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from tvdesk.config import Settings
+from tvdesk.core.detector import DetectorSlot
+from tvdesk.core.pipeline import FrameLoop, FrameObserver, FrameResult
+from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
+from tvdesk.ui.frame_bridge import FrameBridge
+
+logger = logging.getLogger(__name__)
+
+ObserverFactory = Callable[[SourceInfo], Mapping[str, FrameObserver]]
+
+
+class PlayerController(QObject):
+    """Lives on the GUI thread; the frame loop runs on its own thread and reports through a bridge.
+
+    Signals:
+        source_opened(SourceInfo): a new source is playing.
+        result_ready(FrameResult): the newest processed frame (older ones may be skipped).
+        finished(LoopOutcome): the current source ended, was stopped or failed.
+        swapped(SwapEvent): a model was swapped in or rejected.
+        error(str): something the operator must know, as a sentence.
+    """
+
+    source_opened = Signal(object)
+    result_ready = Signal(object)
+    finished = Signal(object)
+    swapped = Signal(object)
+    error = Signal(str)
+
+    def __init__(
+        self,
+        slot: DetectorSlot,
+        settings: Settings,
+        observers: ObserverFactory | None = None,
+        consumers: Sequence[Callable[[FrameResult], None]] = (),
+    ) -> None:
+        super().__init__()
+        self.slot = slot
+        self.settings = settings
+        self._observers = observers
+        self._extra_consumers = list(consumers)
+        self.loop: FrameLoop | None = None
+        self.info: SourceInfo | None = None
+        self._bridge: FrameBridge | None = None
+        self._step_pending = False
+        slot.subscribe(self.swapped.emit)  # emitted from the swapping thread: queued to slots
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def open(self, spec: str, *, loop_file: bool = False) -> bool:
+        """Stop what plays, open `spec` and play it; False (and `error`) if it cannot open."""
+        try:
+            source = open_source(
+                spec,
+                loop=loop_file,
+                scenario=self.settings.scenario,
+                synthetic_fps=self.settings.synthetic_fps,
+            )
+        except SourceError as exc:
+            self.error.emit(str(exc))
+            return False
+        self.play(source)
+        return True
+
+    def play(self, source: VideoSource) -> None:
+        self.close_source()
+        bridge = FrameBridge(self)
+        bridge.result_ready.connect(self._on_bridge_ready, Qt.ConnectionType.QueuedConnection)
+        bridge.finished.connect(self.finished, Qt.ConnectionType.QueuedConnection)
+        observers = self._observers(source.info) if self._observers else {}
+        loop = FrameLoop(
+            source,
+            self.slot,
+            observers=observers,
+            consumers=[self._consume_on_worker, bridge.consume, *self._extra_consumers],
+        )
+        loop.on_finished(bridge.loop_finished)
+        self.loop, self.info, self._bridge = loop, source.info, bridge
+        loop.start()
+        self.source_opened.emit(source.info)
+
+    def close_source(self) -> None:
+        if self.loop is not None:
+            if not self.loop.stop():
+                logger.warning("the frame loop of %s took long to stop", self.info.name)
+            self.loop = None
+
+    # -- playback --------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self.loop is not None and self.loop.paused
+
+    def toggle_pause(self) -> None:
+        if self.loop is None:
+            return
+        self.loop.resume() if self.loop.paused else self.loop.pause()
+
+    def step(self) -> None:
+        """Show exactly one more frame, then stay paused."""
+        if self.loop is None:
+            return
+        self._step_pending = True
+        self.loop.resume()
+
+    def seek(self, index: int) -> None:
+        if self.loop is None or not (self.info and self.info.seekable):
+            return
+        self.loop.seek(index)
+        if self.loop.paused:
+            self.step()
+
+    def set_confidence(self, conf: float) -> None:
+        self.slot.set_thresholds(conf=conf)
+
+    def set_class_filter(self, class_ids: Sequence[int] | None) -> None:
+        self.slot.set_thresholds(classes=None if class_ids is None else tuple(class_ids))
+
+    def swap_model(self, path: Path) -> None:
+        """Load, check and swap in a model on a background thread; `swapped` says how it went."""
+        threading.Thread(
+            target=self.slot.load_and_swap, args=(path,), daemon=True, name="tvdesk-model-swap"
+        ).start()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _consume_on_worker(self, result: FrameResult) -> None:
+        if self._step_pending and self.loop is not None:
+            self._step_pending = False
+            self.loop.pause()  # on the loop's own thread: no second frame slips through
+
+    @Slot()
+    def _on_bridge_ready(self) -> None:
+        bridge = self.sender()
+        if bridge is not self._bridge:
+            return  # a result of a source that has since been closed
+        result = bridge.take()
+        if result is not None:
+            self.result_ready.emit(result)
