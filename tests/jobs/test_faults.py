@@ -97,14 +97,14 @@ def test_cancel_stops_training_within_seconds(isolated_home, store, captured, ba
         asked = time.monotonic()
         cancel_job(store, job.id)
         log = isolated_home / "worker-test.log"
-        deadline = asked + 30.0  # generous for a loaded CI machine; the bound is asserted below
-        while f"job {job.id} cancelled during train" not in log.read_text():
-            assert time.monotonic() < deadline, "training did not stop within 30 s"
+        deadline = asked + 20.0
+        while f"job {job.id} was cancelled during train" not in log.read_text():
+            assert time.monotonic() < deadline, "training did not stop within 20 s"
             time.sleep(0.1)
         stopped_after = time.monotonic() - asked
     cancelled = store.jobs.get(job.id)
     assert cancelled.state == JobState.CANCELLED, cancelled.message
-    assert stopped_after < 15.0
+    assert stopped_after < 8.0
     assert len(cancelled.result.get("epochs", [])) < 50
     assert [m.version for m in store.models.all()] == ["1"]
 
