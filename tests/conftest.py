@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from tvdesk.config import bundled_model_path, project_root  # noqa: E402
+from tvdesk.config import bundled_model_path, project_root
 
 REALDATA = project_root().parent / "shared" / "realdata"
 
