@@ -65,12 +65,14 @@ def _real_pair(
     night_start = len(day) / fps
     for frame, t in zip(frames, times, strict=True):
         status = monitor.update(frame, Detections(), float(t))
+        if status.ended is not None and intervals and intervals[-1][1] is None:
+            intervals[-1] = (intervals[-1][0], status.ended.end)
         if status.raised is not None:
             intervals.append((status.raised.start, None))
             if status.raised.start >= night_start and not summary:
                 summary = status.raised.summary
     ours_second_half = sum(1 for s, _ in intervals if s < night_start)
-    delay, _ = detection([iv for iv in intervals if iv[0] >= night_start] or [], night_start)
+    delay, _ = detection(intervals, night_start)  # 0 if an earlier alarm still holds
     result = {
         "frames": len(day),
         "fps": fps,
@@ -108,7 +110,7 @@ def _real_ks(frames, times, half, fps, night_start, background_seconds, settle_s
         with np.errstate(invalid="ignore"):
             fire = (d > ks.critical(level)[None, :]).any(axis=1)
         iv = alarm_intervals(fire, test_times, settle_seconds)
-        delay, _ = detection([i for i in iv if i[0] >= night_start], night_start)
+        delay, _ = detection(iv, night_start)
         out[method] = {
             "second_half_alarms": sum(1 for s, _ in iv if s < night_start),
             "night_delay_s": delay,

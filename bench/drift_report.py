@@ -42,14 +42,40 @@ def _night(delay: float | None) -> str:
     return "missed" if delay is None else f"{delay:.0f} s"
 
 
+def print_validation(validation: dict) -> None:
+    """Block deviations of the world model against rendered frames, feature by feature."""
+    print(
+        f"\nworld model vs rendered frames ({validation['minutes']:.0f} min, nuisance "
+        f"{validation['nuisance_speedup']:.0f}x faster than a day): block z rendered/emulated"
+    )
+    for name, f in validation["features"].items():
+        r, e = f["rendered"], f["emulated"]
+        print(
+            f"  {name:16s} mean {r['mean']:5.2f}/{e['mean']:5.2f}  sd {r['sd']:4.2f}/{e['sd']:4.2f}"
+            f"  q01 {r['q01']:6.2f}/{e['q01']:6.2f}  q99 {r['q99']:5.2f}/{e['q99']:5.2f}"
+            f"  lag1 {r['lag1']:4.2f}/{e['lag1']:4.2f}"
+        )
+    alarms = validation["alarms"]
+    print(f"  alarms on it: rendered {alarms['rendered']}, emulated {alarms['emulated']}")
+
+
 def print_table(results: dict) -> None:
+    print_validation(results["validation"])
+    calibration = results["calibration"]
+    print(
+        f"\ncalibration: {calibration['hours'] / 24:.0f} days of emulated stable video, "
+        f"{calibration['method']} budget, {calibration['seconds']:.0f} s"
+    )
     stable = results["stable"]
     methods = list(stable["alarms"])
     width = 24
     print(f"\nfalse alarms on {stable['hours']:.0f} h of stable video (target <= 1/day)")
     for method in methods:
         a = stable["alarms"][method]
-        print(f"  {method:{width}s} {a['count']:6d} alarms = {a['per_day']:8.1f}/day")
+        print(
+            f"  {method:{width}s} {a['count']:6d} alarms = {a['per_day']:5.1f}/day, "
+            f"in alarm {100 * a['time_in_alarm']:5.1f} % of the time"
+        )
     extra = stable["ours_extra_days"]
     print(
         f"  {'ours, more days':{width}s} {extra['alarms']:6d} alarms in {extra['days']} days "
@@ -64,7 +90,11 @@ def print_table(results: dict) -> None:
                 m = s[kind][method]
                 counts = f"{m['detected']}/{m['onsets']},{m['alarms_before_onset']}"
                 cells.append(f"{_delay(m)} ({counts})")
-            label = name if kind == "emulated" else "  rendered"
+            label = (
+                name
+                if kind == "emulated"
+                else (f"  rendered, {s['rendered_seconds_after_onset']:.0f} s kept")
+            )
             print(f"{label:28s} " + " ".join(f"{c:>22s}" for c in cells))
     dusk = results["dusk_confidence"]
     if dusk.get("available"):

@@ -170,7 +170,7 @@ class DriftMonitor:
         self._cusum.update(z)
         self._block_frames.append(block.first_frame)
         self._recent.append(z)
-        raised = self._maybe_raise(block) if self._state == WATCHING else self._hold(block, z)
+        raised = self._maybe_raise(block) if self._state == WATCHING else self._hold(block)
         drivers = self._drivers() if self._state == ALARM else {}
         words = summary(drivers, self._context()) if drivers else ""
         self._snapshot = (
@@ -182,13 +182,14 @@ class DriftMonitor:
         )
         return raised
 
-    def _hold(self, block: Block, z: np.ndarray) -> None:
-        """One more block of an alarm; it ends once back within the allowances on average
-        over a whole settle window."""
+    def _hold(self, block: Block) -> None:
+        """One more block of an alarm. It ends once every sum has been back at zero (the
+        stream has undone the evidence) for a whole settle window: the same alarm model the
+        calibration counts with, so a stream that lingers at its envelope's edge holds one
+        alarm instead of raising a new one each time it dips back in."""
         self._alarm.track(self._drivers(), self._max_ratio())
-        self._settle.append(z)
-        full = len(self._settle) == self._settle.maxlen
-        if full and self._cusum.within_allowance(nanmean(np.array(self._settle))):
+        self._quiet = self._quiet + 1 if self._cusum.quiet else 0
+        if self._quiet >= self._settle_blocks:
             self._end_alarm(block.end)
 
     def _maybe_raise(self, block: Block) -> DriftEvent | None:
@@ -201,7 +202,7 @@ class DriftMonitor:
         first = self._block_frames[-1 - min(back, len(self._block_frames) - 1)]
         self._alarm = Alarm(block.end, first, drivers, self._context(), self._max_ratio())
         self._state = ALARM
-        self._settle.clear()
+        self._quiet = 0
         event = self._alarm.event(None, block.last_frame, self.config.max_event_frames)
         logger.info("drift alarm at %.1f s: %s", block.end, event.summary)
         return event
@@ -237,9 +238,8 @@ class DriftMonitor:
         self._blocks = BlockAverager(len(FEATURES), blocks)
         self._block_frames: deque[int] = deque(maxlen=WINDOW_BLOCKS)
         self._recent: deque[np.ndarray] = deque(maxlen=self.config.recent_blocks)
-        self._settle: deque[np.ndarray] = deque(
-            maxlen=max(1, math.ceil(self.config.settle_seconds / blocks))
-        )
+        self._settle_blocks = max(1, math.ceil(self.config.settle_seconds / blocks))
+        self._quiet = 0
         self._snapshot = (self._empty, self._empty, self._empty, MappingProxyType({}), "")
 
     def _learn_background(self, timestamp: float) -> None:

@@ -153,10 +153,10 @@ class Cusum:
             return int(self._rise_upper[feature])
         return int(self._rise_lower[feature])
 
-    def within_allowance(self, z: np.ndarray) -> bool:
-        """Whether deviations `z` lie within every feature's allowances (NaN counts as in)."""
-        below, above = self.allowance[:, 0], self.allowance[:, 1]
-        return not ((z < -below) | (z > above)).any()
+    @property
+    def quiet(self) -> bool:
+        """Whether every sum is at zero: nothing is accumulating evidence of a change."""
+        return not (self.upper.any() or self.lower.any())
 
     def reset(self) -> None:
         self.upper[:] = 0.0

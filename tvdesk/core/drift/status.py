@@ -19,7 +19,7 @@ class DriftConfig:
 
     false_alarms_per_day: float = 1.0  # target when a baseline calibrates itself
     block_seconds: float = 1.0  # features are averaged over blocks of this much stream time
-    settle_seconds: float = 30.0  # an alarm ends after this long back within the allowance
+    settle_seconds: float = 30.0  # an alarm ends after its sums have been at zero this long
     background_seconds: float = 30.0  # stream time used to learn the camera's static edges
     baseline_seconds: float = 600.0  # length of a baseline when no profile is given
     recent_blocks: int = 5  # blocks averaged for a driver's deviation
