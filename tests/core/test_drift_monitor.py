@@ -4,6 +4,7 @@ and unshaken by bad input."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 
 import numpy as np
@@ -18,6 +19,7 @@ from tvdesk.core.drift import (
     profile_from_features,
 )
 from tvdesk.core.drift.calibration import Calibration
+from tvdesk.core.drift.model_profile import profile_from_card
 from tvdesk.core.synth import SceneRenderer, preset
 from tvdesk.core.synth.vehicles import advance_traffic, sample_traffic
 
@@ -205,3 +207,16 @@ def test_swapping_the_reference_ends_the_alarm_and_rejects_uncalibrated_profiles
         monitor.set_reference(profile_from_features(day))
     with pytest.raises(ProfileError, match="no baseline"):
         monitor.finish_baseline()
+
+
+def test_the_bundled_model_carries_a_calibrated_profile_that_catches_night(bundled_model):
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    profile = profile_from_card(card)
+    assert profile is not None, "the bundled card has no drift profile: run bench/drift.py"
+    assert profile.calibration.hours >= 24 * 7 and profile.features == FEATURES
+    monitor = DriftMonitor(profile)
+    frames = _render([("day", 20.0), ("night", 8.0)], seed=21)
+    statuses = _run(monitor, frames)
+    raised = [s.raised for s in statuses if s.raised is not None]
+    assert len(raised) == 1 and 20.0 <= raised[0].start <= 25.0
+    assert "looks like night" in raised[0].summary
