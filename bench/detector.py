@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         with_ultralytics = False
         print("ultralytics not installed: no Ultralytics column and no mAP", file=sys.stderr)
-    results: dict = {"environment": environment()}
+    results: dict = {"environment": environment(), "load_average_at_start": os.getloadavg()}
     rows: list[LatencyRow] = []
     if "latency" not in args.skip:
         print(HEADER + "\n" + " " * 53 + "(median/p95)")
@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'PASS' if ok else 'MISS'}  {name}" for name, ok in results["targets"].items()
             )
         )
+    results["load_average_at_end"] = os.getloadavg()  # other work on the machine skews times
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -20,6 +20,7 @@ from drift_methods import feature_matrix
 
 from tvdesk.config import project_root
 from tvdesk.core.drift import world_render
+from tvdesk.core.drift.features import FEATURES_VERSION
 from tvdesk.core.drift.world_model import NuisanceProcess, WorldModel
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class WorldSpec:
     drift_levels: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
     def key(self) -> str:
-        return hashlib.sha256(repr(asdict(self)).encode()).hexdigest()[:12]
+        return hashlib.sha256(repr((asdict(self), FEATURES_VERSION)).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 
 def _cached(name: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    path = CACHE / f"{name}.npz"
+    path = CACHE / f"{name}-f{FEATURES_VERSION}.npz"
     if path.exists():
         with np.load(path) as data:
             return dict(data)

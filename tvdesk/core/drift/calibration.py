@@ -91,9 +91,14 @@ class Excursions:
 
 
 def cusum_path(z: np.ndarray, allowance: float) -> np.ndarray:
-    """S_t = max(0, S_t-1 + z_t - k), the upper side, by the running-minimum identity; a NaN
-    block leaves S unchanged, as in the monitor. The lower side is the path of -z."""
-    steps = np.where(np.isfinite(z), z - allowance, 0.0)
+    """S_t = max(0, S_t-1 + z_t - k), the upper side (the lower side is the path of -z); a
+    NaN block leaves S unchanged, as in the monitor."""
+    return _lindley(np.where(np.isfinite(z), z - allowance, 0.0))
+
+
+def _lindley(steps: np.ndarray) -> np.ndarray:
+    """max(0, S + step) run over `steps`, without a Python loop: the walk minus its running
+    minimum (S_0 = 0)."""
     walk = np.concatenate([[0.0], np.cumsum(steps)])
     return (walk - np.minimum.accumulate(walk))[1:]
 
@@ -109,8 +114,7 @@ def excursions(streams: Sequence[np.ndarray], allowance: float) -> Excursions:
     z = np.concatenate([part for s in streams for part in (np.asarray(s, np.float64), [0.0])])
     steps = np.where(np.isfinite(z), z - allowance, 0.0)
     steps[offsets[1:] - 1] = -(np.abs(steps).sum() + 1.0)  # deep enough to empty any sum
-    walk = np.concatenate([[0.0], np.cumsum(steps)])
-    path = (walk - np.minimum.accumulate(walk))[1:]
+    path = _lindley(steps)
     edges = np.diff(np.concatenate([[False], path > 0, [False]]).astype(np.int8))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     stream = np.searchsorted(offsets, starts, side="right") - 1

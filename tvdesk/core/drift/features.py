@@ -16,9 +16,9 @@ from tvdesk.core.detections import Detections
 
 SMALL_SIZE = (160, 90)  # (width, height) every frame is reduced to
 GRID = (3, 4)  # rows, columns of the per-cell sharpness grid (cells of 30x40 px)
-CANNY_THRESHOLDS = (40, 120)
+EDGE_CONTRAST = 40  # grey levels across a 3x3 neighbourhood that make a pixel an edge
 DARK_CHANNEL_PATCH = 5
-NOISE_CROP = (160, 90)  # native-resolution crop for the noise estimate
+NOISE_CROP = (96, 54)  # native-resolution crop for the noise estimate
 LOW_CONFIDENCE = 0.5  # a box scored below this counts as low-confidence
 
 CELL_FEATURES: tuple[str, ...] = tuple(
@@ -39,6 +39,7 @@ IMAGE_FEATURES: tuple[str, ...] = (
 )
 MODEL_FEATURES: tuple[str, ...] = ("detections", "confidence", "low_confidence_share")
 FEATURES: tuple[str, ...] = IMAGE_FEATURES + MODEL_FEATURES
+FEATURES_VERSION = 2  # bump when a feature's definition changes: profiles must be recomputed
 
 # The smallest spread a reference may have per feature, in the feature's units: a change
 # below it is not worth a sigma, and a reference with zero spread divides by this instead.
@@ -63,6 +64,7 @@ _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _NOISE_GAIN = 1.4826 / 6.0  # robust sigma of the kernel's response, which is 6x the noise
 _ERODE = cv2.getStructuringElement(cv2.MORPH_RECT, (DARK_CHANNEL_PATCH, DARK_CHANNEL_PATCH))
 _DILATE = np.ones((3, 3), np.uint8)
+_GRADIENT = np.ones((3, 3), np.uint8)
 
 
 def as_bgr_u8(frame: np.ndarray) -> np.ndarray:
@@ -124,7 +126,7 @@ class FrameFeatures:
             brightest = cv2.max(cv2.max(blue, green), red)
             chroma = cv2.subtract(brightest, darkest)
             saturation = cv2.mean(cv2.divide(chroma, brightest, scale=255))[0]
-        self.edges = edges = cv2.Canny(luma, *CANNY_THRESHOLDS)
+        self.edges = edges = edge_map(luma)
         cells = _laplacian_energy(luma)
         out = np.empty(len(IMAGE_FEATURES))
         out[0:4] = self._histogram_features(luma)
@@ -182,6 +184,13 @@ def _noise_sigma(frame: np.ndarray) -> float:
     hist = cv2.calcHist([response], [0], None, [256], [0, 256]).ravel()
     cdf = np.cumsum(hist)
     return float(np.searchsorted(cdf, 0.5 * cdf[-1])) * _NOISE_GAIN
+
+
+def edge_map(luma: np.ndarray) -> np.ndarray:
+    """Edges (0/255) of the 160x90 luma: pixels whose 3x3 neighbourhood spans at least
+    `EDGE_CONTRAST` grey levels (a morphological gradient: a third of Canny's cost)."""
+    gradient = cv2.morphologyEx(luma, cv2.MORPH_GRADIENT, _GRADIENT)
+    return cv2.threshold(gradient, EDGE_CONTRAST - 1, 255, cv2.THRESH_BINARY)[1]
 
 
 def edge_recall(edges: np.ndarray, background: np.ndarray) -> float:

@@ -54,6 +54,7 @@ class DriftMonitor:
         self._background = EdgeBackground()
         self._first_time: float | None = None
         self._frames = 0
+        self._unreadable = 0
         self._pending_end: DriftEvent | None = None
         self._empty = _frozen(np.zeros(len(FEATURES)))
         self._last_status: DriftStatus | None = None
@@ -134,7 +135,13 @@ class DriftMonitor:
             try:
                 image = self._extractor(frame)
             except ValueError as exc:
-                logger.warning("drift monitor skipped a frame it cannot read: %s", exc)
+                self._unreadable += 1
+                if self._unreadable in (1, 10, 100) or self._unreadable % 1000 == 0:
+                    logger.warning(
+                        "drift monitor: %d frame(s) it cannot read, the last: %s",
+                        self._unreadable,
+                        exc,
+                    )
                 image = np.full(len(FEATURES) - len(detection_features(None)), math.nan)
             else:
                 self._learn_background(timestamp)

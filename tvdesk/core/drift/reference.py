@@ -22,7 +22,13 @@ import numpy as np
 
 from tvdesk.core import atomic
 from tvdesk.core.drift.calibration import Calibration
-from tvdesk.core.drift.features import FEATURES, IMAGE_FEATURES, MIN_SCALE, SMALL_SIZE
+from tvdesk.core.drift.features import (
+    FEATURES,
+    FEATURES_VERSION,
+    IMAGE_FEATURES,
+    MIN_SCALE,
+    SMALL_SIZE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +92,7 @@ class ReferenceProfile:
     def to_dict(self) -> dict:
         return {
             "version": PROFILE_VERSION,
+            "features_version": FEATURES_VERSION,
             "features": list(self.features),
             "modes": [
                 {"frames": m.frames, "centre": _floats(m.centre), "scale": _floats(m.scale)}
@@ -103,6 +110,12 @@ class ReferenceProfile:
                 raise ProfileError(
                     f"drift profile version {data['version']} is not supported "
                     f"(this tvdesk reads version {PROFILE_VERSION})"
+                )
+            if data.get("features_version") != FEATURES_VERSION:
+                raise ProfileError(
+                    "the drift profile was measured with other feature definitions "
+                    f"(version {data.get('features_version')}, now {FEATURES_VERSION}): "
+                    "recompute it from the model's training images"
                 )
             modes = tuple(
                 ProfileMode(_array(m["centre"]), _array(m["scale"]), int(m["frames"]))

@@ -12,7 +12,6 @@ The model is only trusted as far as it matches rendered frames: see the drift be
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.signal import lfilter
@@ -159,33 +158,3 @@ class WorldModel:
         distance = (((self.nuisance[None] - points[:, None]) / scale) ** 2).sum(axis=2)
         nearest = np.argsort(distance, axis=1)[:, :NEAREST_SEQUENCES]
         return nearest[np.arange(len(points)), rng.integers(nearest.shape[1], size=len(points))]
-
-    def save(self, path: Path) -> None:
-        np.savez_compressed(
-            path,
-            coef=self.coef,
-            nuisance=self.nuisance,
-            misfit=self.misfit,
-            residual=self.residual,
-            fps=self.fps,
-            drift_levels=self.drift_levels,
-            **{f"drift_{k}": v for k, v in self.drift_change.items()},
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> WorldModel:
-        with np.load(path) as data:
-            change = {
-                k[len("drift_") :]: data[k]
-                for k in data.files
-                if k.startswith("drift_") and k != "drift_levels"
-            }
-            return cls(
-                data["coef"],
-                data["nuisance"],
-                data["misfit"],
-                data["residual"],
-                float(data["fps"]),
-                data["drift_levels"],
-                change,
-            )
