@@ -151,7 +151,7 @@ def drift_monitor(model_path: Path) -> DriftMonitor:
     card = Path(model_path).with_suffix(".json")
     if card.is_file():
         try:
-            profile = profile_from_card(json.loads(card.read_text()))
+            profile = profile_from_card(json.loads(card.read_text()), card.parent)
             if profile is not None:
                 return DriftMonitor(profile)
         except (OSError, ValueError) as exc:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from tvdesk.config import bundled_model_path, default_data_dir
 from tvdesk.core import atomic
 from tvdesk.core.detector import DetectorError, OnnxDetector
-from tvdesk.core.drift.features import FEATURES, MODEL_FEATURES, FrameFeatures
-from tvdesk.core.drift.reference import ReferenceProfile, profile_from_features
+from tvdesk.core.drift.calibration import Calibration
+from tvdesk.core.drift.model_profile import profile_from_card, profile_from_images
+from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.model_version import ModelVersion
 from tvdesk.core.store import Store
 
@@ -78,7 +78,8 @@ class Registry:
         """Validate `candidate.onnx` in the detector, write the version folder, add the row."""
         names = validate_onnx(candidate.onnx)
         version = self._next_version(name)
-        folder = self._write_folder(name, version, candidate, names)
+        calibration = self._calibration_of(parent_id)
+        folder = self._write_folder(name, version, candidate, names, calibration)
         model = ModelVersion(
             name=name,
             version=version,
@@ -141,12 +142,28 @@ class Registry:
         )
         return self.register(onnx.stem, candidate, parent_id=None, activate=True)
 
+    def _calibration_of(self, model_id: int | None) -> Calibration | None:
+        """The drift thresholds of `model_id`'s profile, inherited by its fine-tuned child."""
+        if model_id is None:
+            return None
+        try:
+            profile = version_profile(self.get(model_id))
+        except (ProfileError, OSError, ValueError) as exc:
+            logger.warning("version %s has no readable drift profile: %s", model_id, exc)
+            return None
+        return profile.calibration if profile else None
+
     def _next_version(self, name: str) -> str:
         numbers = [int(m.version) for m in self.store.models.all(name) if m.version.isdigit()]
         return str(max(numbers, default=0) + 1)
 
     def _write_folder(
-        self, name: str, version: str, candidate: Candidate, names: list[str]
+        self,
+        name: str,
+        version: str,
+        candidate: Candidate,
+        names: list[str],
+        calibration: Calibration | None,
     ) -> Path:
         target = self.root / name / version
         if target.exists():
@@ -159,7 +176,9 @@ class Registry:
                 atomic.copy_file(candidate.pt, staging / PT_NAME)
             card = {**candidate.card, "name": name, "version": version, "class_names": names}
             if candidate.train_images is not None:
-                reference_profile(candidate.train_images).save(staging / PROFILE_NAME)
+                reference_profile(candidate.train_images, staging / ONNX_NAME, calibration).save(
+                    staging / PROFILE_NAME
+                )
                 card["drift_profile"] = PROFILE_NAME
             atomic.write_text(staging / CARD_NAME, json.dumps(card, indent=2) + "\n")
             staging.rename(target)
@@ -190,21 +209,29 @@ def validate_onnx(path: Path) -> list[str]:
     return list(detector.names)
 
 
-def reference_profile(images: Path, max_images: int = PROFILE_MAX_IMAGES) -> ReferenceProfile:
-    """The drift reference profile of a folder of training images (image features only).
+def version_profile(model: ModelVersion) -> ReferenceProfile | None:
+    """The drift reference profile a version's card carries, or None without one."""
+    card_path = model.path.with_name(CARD_NAME)
+    if not card_path.exists():  # the bundled model before registration
+        card_path = model.path.with_suffix(".json")
+    if not card_path.exists():
+        return None
+    return profile_from_card(json.loads(card_path.read_text()), card_path.parent)
 
-    Hook for issue 5: replace with the drift package's own folder-profile function once it
-    has one; the model-side features stay NaN here since no detector ran on these images.
-    """
-    paths = sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    step = max(1, len(paths) // max_images)
-    features = FrameFeatures()
-    rows = []
-    for path in paths[::step][:max_images]:
-        image = cv2.imread(str(path))
-        if image is not None:
-            model_part = np.full(len(MODEL_FEATURES), np.nan)
-            rows.append(np.concatenate([features(image), model_part]))
-    if not rows:
-        raise RegistryError(f"no readable training images under {images} for the drift profile")
-    return profile_from_features(np.array(rows), FEATURES, source=f"training images {images}")
+
+def reference_profile(
+    images: Path, onnx: Path, calibration: Calibration | None
+) -> ReferenceProfile:
+    """The drift profile of a new version: its training images as its own detector sees them,
+    with the thresholds of the version it replaces (images cannot calibrate a stream test)."""
+    detector = OnnxDetector(onnx, threads=1)
+    try:
+        return profile_from_images(
+            images,
+            detector.detect,
+            calibration=calibration,
+            source=f"training images of {onnx.parent.name}",
+            max_images=PROFILE_MAX_IMAGES,
+        )
+    except ProfileError as exc:
+        raise RegistryError(f"no drift profile from the training images: {exc}") from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from tvdesk.core.sources.base import Frame, SourceInfo, VideoSource, make_frame
-from tvdesk.core.synth.camera import SyntheticCamera
+from tvdesk.core.synth.camera import Scenario, SyntheticCamera
 
 
 class SyntheticSource(VideoSource):
@@ -17,7 +17,7 @@ class SyntheticSource(VideoSource):
 
     def __init__(
         self,
-        scenario: str = "day-night",
+        scenario: str | Scenario = "day-night",
         *,
         fps: float = 10.0,
         seed: int = 0,

@@ -111,6 +111,9 @@ class Sessions:
         return [{**row, "counts": json.loads(row["counts"])} for row in rows]
 
 
+DECISIONS = ("approved", "dismissed", "expected")
+
+
 class DriftEvents:
     """Drift alarms; an alarm is saved when raised and saved again when it settles."""
 
@@ -143,6 +146,16 @@ class DriftEvents:
             event.summary,
             id=event_id,
         )
+
+    def decide(self, event_id: int, decision: str) -> None:
+        """Record the operator's decision on an alarm ("approved", "dismissed", "expected")."""
+        if decision not in DECISIONS:
+            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, got {decision!r}")
+        with immediate(self.db):
+            self.db["drift_events"].update(event_id, {"decision": decision, "decided": time.time()})
+
+    def decision(self, event_id: int) -> str | None:
+        return self.db["drift_events"].get(event_id)["decision"]
 
     def all(self, session_id: int | None = None) -> list[DriftEvent]:
         where, args = ("session_id = ?", [session_id]) if session_id is not None else (None, None)

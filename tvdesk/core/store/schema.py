@@ -130,5 +130,11 @@ def _v1_initial(db: Database) -> None:
     db["jobs"].create_index(["state"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial]
+def _v2_drift_decisions(db: Database) -> None:
+    """What the operator decided about an alarm: approved, dismissed or expected."""
+    db["drift_events"].add_column("decision", str)
+    db["drift_events"].add_column("decided", float)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial, _v2_drift_decisions]
 """Migration i brings a database from version i to i + 1."""

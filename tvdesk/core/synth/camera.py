@@ -118,14 +118,16 @@ class SyntheticCamera:
 
     def __init__(
         self,
-        scenario_name: str = "day-night",
+        scenario_name: str | Scenario = "day-night",
         fps: float = 10.0,
         seed: int = 0,
         width: int = 640,
         height: int = 360,
         loop: bool = False,
     ) -> None:
-        self.scenario = scenario(scenario_name)
+        self.scenario = (
+            scenario_name if isinstance(scenario_name, Scenario) else scenario(scenario_name)
+        )
         self.fps = fps
         self.seed = seed
         self.loop = loop
