@@ -9,10 +9,10 @@ import argparse
 import logging
 import sys
 
-from tvdesk.commands import data, gui, jobs, models, retrain, run, train, worker
+from tvdesk.commands import data, demo, gui, jobs, models, retrain, run, train, worker
 from tvdesk.errors import UserError
 
-COMMANDS = (gui, run, data, train, worker, jobs, retrain, models)
+COMMANDS = (gui, demo, run, data, train, worker, jobs, retrain, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -155,7 +155,8 @@ class LiveSession:
         self._lock = threading.RLock()
         self._stream: _Stream | None = None
         self._events: dict[int, tuple[DriftEvent, Path]] = {}
-        self._approved: set[int] = set()
+        self._last_approved: int | None = None
+        self.workers: list = []  # local worker processes started by approvals
         self._writer = StoreWriter(self.db_path).start()
         self._inbox: queue.Queue = queue.Queue()
         self._closed = threading.Event()
@@ -198,8 +199,13 @@ class LiveSession:
         return stream.capture.root if stream else None
 
     def attach(self, info: SourceInfo) -> tuple[dict[str, FrameObserver], list[FrameConsumer]]:
-        """The observers and consumers of a new source's frame loop."""
-        profile = self._active_profile()
+        """The observers and consumers of a new source's frame loop.
+
+        The synthetic camera is tested against the active model's profile (its training
+        world); a real camera first records a baseline of itself, since a model's training
+        images are not this camera (`DriftConfig.baseline_seconds`).
+        """
+        profile = self._active_profile() if info.kind == "synthetic" else None
         monitor = DriftMonitor(profile, self.drift_config)
         capture = CaptureBuffer(self.data_dir / "capture" / _folder_name(info.name))
         recorder = SessionRecorder(self.store, self._writer, info, self.slot.current.version)
@@ -241,7 +247,9 @@ class LiveSession:
             self.store, event, capture_dir, self.retrain, data_dir=self.data_dir
         )
         with self._lock:
-            self._approved.add(event_id)
+            self._last_approved = event_id
+            if getattr(approved, "worker", None) is not None:
+                self.workers.append(approved.worker)
         self.store.drift_events.decide(event_id, "approved")
         queued = JobQueued(approved.job, approved.queue)
         self._publish(queued)
@@ -343,10 +351,21 @@ class LiveSession:
                 SessionError(f"model {version.version} was not swapped in: {swap.reason}")
             )
             return
-        monitor = self.monitor
-        profile = self._active_profile(version)
-        if monitor is not None and profile is not None:
-            monitor.set_reference(profile)
+        stream = self._stream
+        if stream is None or stream.monitor.profile is None:
+            return
+        if stream.info.kind == "synthetic":
+            profile = self._active_profile(version)
+            if profile is not None:
+                stream.monitor.set_reference(profile)
+        elif self._last_approved is not None:  # the camera's baseline, plus what was learnt
+            event, capture_dir = self._event(self._last_approved)
+            try:
+                learnt = _with_condition(stream.monitor.profile, capture_dir, event)
+            except ProfileError as exc:
+                logger.warning("the monitor keeps its baseline: %s", exc)
+            else:
+                stream.monitor.set_reference(learnt)
 
     # -- helpers ---------------------------------------------------------------------------
 

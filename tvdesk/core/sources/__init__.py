@@ -16,6 +16,7 @@ from tvdesk.core.sources.file import FileSource
 from tvdesk.core.sources.latest import LatestFrameCapture
 from tvdesk.core.sources.live import ReconnectingSource, ReconnectPolicy, WebcamSource
 from tvdesk.core.sources.open import open_source, silence_native_video_logs
+from tvdesk.core.sources.playlist import PlaylistSource
 from tvdesk.core.sources.stream import StreamSource, mask_url
 from tvdesk.core.sources.synthetic import SyntheticSource
 
@@ -23,6 +24,7 @@ __all__ = [
     "FileSource",
     "Frame",
     "LatestFrameCapture",
+    "PlaylistSource",
     "ReconnectPolicy",
     "ReconnectingSource",
     "SourceError",

@@ -1,0 +1,166 @@
+"""`tvdesk demo`: the self-correcting loop in one command.
+
+The synthetic camera sees day, then night falls; the drift monitor raises an alarm, the
+retraining is approved (by the operator, or `--auto-approve`), the new model is swapped in
+live. `--headless` runs the same loop without a window and writes a report (JSON + PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from tvdesk.config import bundled_model_path, default_data_dir
+from tvdesk.core.demo import DemoOptions, HeadlessDemo, TimedEvent
+from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted, SessionError, SwapDone
+from tvdesk.core.retrain.settings import LABELERS, RetrainSettings
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME, CHART_NAME = "demo-report.json", "demo-chart.png"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="day -> night -> alarm -> retraining -> new model, live",
+        description="Play the synthetic camera from day into night with the bundled model: "
+        "the drift alarm comes, a retraining is approved, and the new model is swapped in "
+        "while the video keeps playing. With --headless, no window: a JSON report and a "
+        "chart are written instead.",
+    )
+    parser.add_argument("--headless", action="store_true", help="run without a window")
+    parser.add_argument(
+        "--auto-approve", action="store_true", help="approve the retraining without asking"
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="headless: write the report and chart here"
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="real video files played in order (e.g. a day clip, then a night clip) instead "
+        "of the synthetic camera; the teacher labels them",
+    )
+    parser.add_argument("--day", type=float, default=60.0, help="seconds of day (synthetic)")
+    parser.add_argument("--fade", type=float, default=10.0, help="seconds night takes to fall")
+    parser.add_argument("--fps", type=float, default=10.0, help="synthetic camera frame rate")
+    parser.add_argument(
+        "--after-swap", type=float, default=30.0, help="seconds to play the new model"
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="data folder of this demo (default headless: a new one under the app data "
+        "folder's demo-runs/; with a window: the app data folder)",
+    )
+    parser.add_argument("--labeler", choices=LABELERS, help="default: oracle, or teacher")
+    parser.add_argument("--epochs", type=int, help="fine-tuning epochs")
+    parser.add_argument("--label-budget", type=int, help="frames chosen for labelling")
+    parser.add_argument("--replay", type=int, help="base images mixed in")
+    parser.add_argument("--imgsz", type=int, help="training image size")
+    parser.add_argument(
+        "--no-eval", action="store_true", help="headless: skip the mAP evaluation at the end"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    retrain = RetrainSettings(labeler="teacher" if args.source else "oracle").with_changes(
+        labeler=args.labeler,
+        epochs=args.epochs,
+        label_budget=args.label_budget,
+        replay=args.replay,
+        imgsz=args.imgsz,
+    )
+    options = DemoOptions(
+        day_s=args.day,
+        fade_s=args.fade,
+        fps=args.fps,
+        after_swap_s=args.after_swap,
+        videos=tuple(args.source or ()),
+        auto_approve=args.auto_approve,
+    )
+    if not args.headless:
+        from tvdesk.ui.app import run_demo_app
+
+        return run_demo_app(options, retrain, home=args.home)
+    return run_headless(args, options, retrain)
+
+
+def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: RetrainSettings) -> int:
+    from jobs.retraining import approve_retraining
+
+    home = args.home or default_data_dir() / "demo-runs" / time.strftime("%Y%m%d-%H%M%S")
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["TVDESK_HOME"] = str(home)  # the worker and every store see this demo's data
+    report_dir = args.report or home / "report"
+    print(f"demo data in {home}")
+    demo = HeadlessDemo(options, home, retrain, approve_retraining)
+    run = demo.run(on_event=_say)
+    from tvdesk.core.demo_report import build_report, evaluate_night
+
+    report = build_report(run)
+    report["retrain_settings"] = retrain.as_dict()
+    if not args.no_eval and not options.videos:
+        card = json.loads(bundled_model_path().with_suffix(".json").read_text())
+        day = card.get("metrics", {}).get("day", {}).get("map50")
+        evaluate_night(report, run, home / "eval" / "night", retrain.imgsz, day)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
+    from tvdesk.ui.report_chart import save_demo_chart
+
+    save_demo_chart(report, run, report_dir / CHART_NAME)
+    _print_summary(report, report_dir)
+    return 0 if report["swap"] is not None or options.videos else 1
+
+
+def _say(timed: TimedEvent) -> None:
+    event = timed.event
+    at = f"[{timed.stream:7.1f} s]"
+    if isinstance(event, AlarmRaised):
+        print(f"{at} drift alarm: {event.event.summary}; plan: {event.plan.describe()}")
+    elif isinstance(event, JobQueued):
+        print(f"{at} retraining job {event.job.id} queued on {event.queue}")
+    elif isinstance(event, ModelPromoted):
+        print(f"{at} model {event.version.version} promoted")
+    elif isinstance(event, SwapDone):
+        swap = event.swap
+        verdict = "swapped in" if swap.accepted else f"rejected ({swap.reason})"
+        print(f"{at} model {swap.new_version} {verdict} (load {swap.load_ms:.0f} ms)")
+    elif isinstance(event, SessionError):
+        print(f"{at} problem: {event.message}")
+
+
+def _print_summary(report: dict, report_dir: Path) -> None:
+    alarm, job, swap = report["alarm"], report["job"], report["swap"]
+    lines = [f"outcome: {report['outcome']} after {report['stream_seconds']} s of video"]
+    if alarm:
+        lines.append(
+            f"alarm at {alarm['stream_s']} s ({alarm['after_night_complete_s']} s after night "
+            f"fell); false alarms before: {report['false_alarms_before_drift']}"
+        )
+    if job:
+        lines.append(
+            f"job {job['id']}: {job['state']}, {job['message']}; approval -> live "
+            f"{job['approval_to_live_wall_s']} s"
+        )
+    if swap:
+        lines.append(
+            f"swap: {swap['frames_dropped_during_swap']} frames dropped, max interval "
+            f"{swap['max_over_median']} x median"
+        )
+    if "map50" in report:
+        m = report["map50"]
+        lines.append(
+            f"night mAP50: old {m['old_night_map50']}, new {m['new_night_map50']} "
+            f"(bundled day {m['bundled_day_map50']})"
+        )
+    lines.append(f"report: {report_dir / REPORT_NAME}, chart: {report_dir / CHART_NAME}")
+    print("\n".join(lines))

@@ -1,0 +1,108 @@
+"""The headless demo's chart: drift, detection quality and the model in use over stream time,
+drawn with pyqtgraph offscreen and saved as a PNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tvdesk.core.demo import DemoRun
+from tvdesk.core.live import AlarmRaised, JobQueued, SwapDone
+
+WIDTH, HEIGHT = 1400, 900
+WINDOW_S = 5.0  # seconds of stream averaged per point of the quality curves
+
+
+def save_demo_chart(report: dict, run: DemoRun, path: Path) -> Path:
+    if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    import pyqtgraph as pg
+    import pyqtgraph.exporters
+    from PySide6.QtWidgets import QApplication
+
+    _app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    layout = pg.GraphicsLayoutWidget()
+    layout.resize(WIDTH, HEIGHT)
+    records = run.records
+    t = np.array([r.stream for r in records])
+    marks = _marks(run)
+
+    drift = layout.addPlot(row=0, col=0, title="Drift test: largest statistic / threshold")
+    drift.plot(t, [r.drift_ratio for r in records], pen=pg.mkPen("#1c71d8", width=2))
+    drift.addLine(y=1.0, pen=pg.mkPen("#c01c28", style=pg.QtCore.Qt.PenStyle.DashLine))
+    drift.setLogMode(y=False)
+
+    quality = layout.addPlot(row=1, col=0, title="Detection quality (5 s windows)")
+    quality.addLegend(offset=(10, 10))
+    centres, conf, recall, precision = _windows(records)
+    quality.plot(centres, conf, pen=pg.mkPen("#26a269", width=2), name="mean confidence")
+    if np.isfinite(recall).any():
+        quality.plot(centres, recall, pen=pg.mkPen("#e66100", width=2), name="recall (truth)")
+        quality.plot(centres, precision, pen=pg.mkPen("#813d9c", width=2), name="precision (truth)")
+    quality.setYRange(0, 1.05)
+
+    counts = layout.addPlot(row=2, col=0, title="Detections per frame")
+    counts.plot(t, [r.detections for r in records], pen=pg.mkPen("#5e5c64"))
+    if any(r.truth >= 0 for r in records):
+        counts.plot(t, [max(r.truth, 0) for r in records], pen=pg.mkPen("#e5a50a"))
+    counts.setLabel("bottom", "stream time (s)")
+    for plot in (drift, quality, counts):
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        for x, label, colour in marks:
+            line = pg.InfiniteLine(
+                x,
+                angle=90,
+                pen=pg.mkPen(colour, width=2),
+                label=label,
+                labelOpts={"position": 0.9, "color": colour},
+            )
+            plot.addItem(line)
+        if plot is not drift:
+            plot.setXLink(drift)
+    exporter = pg.exporters.ImageExporter(layout.scene())
+    exporter.parameters()["width"] = WIDTH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exporter.export(str(path))
+    layout.close()
+    return path
+
+
+def _marks(run: DemoRun) -> list[tuple[float, str, str]]:
+    marks = []
+    if not run.options.videos:
+        marks.append((run.options.day_s, "night falls", "#3d3846"))
+    for timed in run.events:
+        event = timed.event
+        if isinstance(event, AlarmRaised):
+            marks.append((event.event.start, "alarm", "#c01c28"))
+        elif isinstance(event, JobQueued):
+            marks.append((timed.stream, "approved", "#1c71d8"))
+        elif isinstance(event, SwapDone) and event.swap.accepted:
+            marks.append((timed.stream, f"model {event.swap.new_version} live", "#26a269"))
+    return marks
+
+
+def _windows(records) -> tuple[np.ndarray, ...]:
+    if not records:
+        empty = np.array([])
+        return empty, empty, empty, empty
+    end = records[-1].stream
+    edges = np.arange(0.0, end + WINDOW_S, WINDOW_S)
+    centres, conf, recall, precision = [], [], [], []
+    for lo in edges:
+        group = [r for r in records if lo <= r.stream < lo + WINDOW_S]
+        if not group:
+            continue
+        scores = [r.mean_confidence for r in group if r.detections]
+        known = [r for r in group if r.truth >= 0]
+        truth = sum(r.truth for r in known)
+        found = sum(r.detections for r in known)
+        correct = sum(r.correct for r in known)
+        centres.append(lo + WINDOW_S / 2)
+        conf.append(np.mean(scores) if scores else 0.0)
+        recall.append(correct / truth if truth else np.nan)
+        precision.append(correct / found if found else np.nan)
+    return tuple(np.array(v, float) for v in (centres, conf, recall, precision))
