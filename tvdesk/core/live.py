@@ -19,7 +19,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 DRIFT = "drift"  # the monitor's name among the loop's observers
 SAMPLE_FRAMES = 6  # frames of the drift window shown with an alarm
 SAMPLE_WAIT_S = 3.0  # how long an alarm waits for its sample frames to reach the disk
+PIN_EVERY_FRAMES = 10  # while an alarm holds, its pin grows this many frames at a time
+MAX_PINNED_FRAMES = 1000  # the newest frames of one alarm kept for its retraining
 # Fine-tuning time per training image and epoch, YOLOv8n at 320 on one CPU thread of this
 # project's 2-core machines (bench/retrain_demo.py); a GPU is far faster.
 SECONDS_PER_IMAGE_EPOCH = 0.12
@@ -126,6 +128,8 @@ class _Stream:
     monitor: DriftMonitor
     capture: CaptureBuffer
     recorder: SessionRecorder
+    holding: DriftEvent | None = None  # the alarm in progress, as stored
+    alarm_frames: list[int] = field(default_factory=list)  # its frames so far
 
 
 class LiveSession:
@@ -285,19 +289,26 @@ class LiveSession:
     # -- the session's threads -------------------------------------------------------------
 
     def _respond(self, stream: _Stream, result: FrameResult) -> None:
-        """On the frame thread: hand raised and ended alarms to the alarm thread."""
+        """On the frame thread: hand raised and ended alarms to the alarm thread, and, while
+        an alarm holds, its new frames, so that a retraining has all of them to choose from."""
         status = result.observations.get(DRIFT)
-        if isinstance(status, DriftStatus) and (status.raised or status.ended):
-            self._inbox.put((stream, status.raised, status.ended))
+        if not isinstance(status, DriftStatus):
+            return
+        if status.raised or status.ended:
+            self._inbox.put((stream, status.raised, status.ended, None))
+        elif status.alarm:
+            self._inbox.put((stream, None, None, result.frame.index))
 
     def _handle_inbox(self) -> None:
         while (item := self._inbox.get()) is not None:
-            stream, raised, ended = item
+            stream, raised, ended, frame_index = item
             try:
                 if raised is not None:
                     self._on_raised(stream, raised)
                 if ended is not None:
                     self._on_ended(stream, ended)
+                if frame_index is not None:
+                    self._on_alarm_frame(stream, frame_index)
             except Exception as exc:
                 logger.exception("handling a drift alarm failed")
                 self._publish(SessionError(f"a drift alarm could not be recorded: {exc}"))
@@ -305,6 +316,7 @@ class LiveSession:
     def _on_raised(self, stream: _Stream, event: DriftEvent) -> None:
         saved = self.store.drift_events.save(event, stream.recorder.session_id)
         stream.capture.pin(saved)
+        stream.holding, stream.alarm_frames = saved, list(saved.frame_indices)
         with self._lock:
             self._events[saved.id] = (saved, stream.capture.root)
         samples = _samples(stream.capture, saved)
@@ -318,7 +330,20 @@ class LiveSession:
                 logger.exception("auto-approve of drift event %d failed", saved.id)
                 self._publish(SessionError(f"the retraining could not be queued: {exc}"))
 
+    def _on_alarm_frame(self, stream: _Stream, index: int) -> None:
+        """Pin the alarm's frames as they come (the pin file is rewritten once a second)."""
+        if stream.holding is None:
+            return
+        stream.alarm_frames.append(index)
+        if len(stream.alarm_frames) % PIN_EVERY_FRAMES == 0:
+            frames = tuple(stream.alarm_frames[-MAX_PINNED_FRAMES:])
+            stream.capture.pin(replace(stream.holding, frame_indices=frames))
+
     def _on_ended(self, stream: _Stream, event: DriftEvent) -> None:
+        if stream.holding is not None:  # keep every frame the alarm pinned while it held
+            seen = sorted({*stream.alarm_frames, *event.frame_indices})[-MAX_PINNED_FRAMES:]
+            event = replace(event, frame_indices=tuple(seen))
+        stream.holding, stream.alarm_frames = None, []
         saved = self.store.drift_events.save(event, stream.recorder.session_id)
         stream.capture.pin(saved)
         with self._lock:

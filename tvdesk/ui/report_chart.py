@@ -26,6 +26,7 @@ def save_demo_chart(report: dict, run: DemoRun, path: Path) -> Path:
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     layout = pg.GraphicsLayoutWidget()
     layout.resize(WIDTH, HEIGHT)
+    layout.show()  # offscreen: lays the plots out over the whole size
     records = run.records
     t = np.array([r.stream for r in records])
     marks = _marks(run)
@@ -36,7 +37,7 @@ def save_demo_chart(report: dict, run: DemoRun, path: Path) -> Path:
     drift.setLogMode(y=False)
 
     quality = layout.addPlot(row=1, col=0, title="Detection quality (5 s windows)")
-    quality.addLegend(offset=(10, 10))
+    quality.addLegend(offset=(-10, 10))
     centres, conf, recall, precision = _windows(records)
     quality.plot(centres, conf, pen=pg.mkPen("#26a269", width=2), name="mean confidence")
     if np.isfinite(recall).any():
@@ -44,24 +45,32 @@ def save_demo_chart(report: dict, run: DemoRun, path: Path) -> Path:
         quality.plot(centres, precision, pen=pg.mkPen("#813d9c", width=2), name="precision (truth)")
     quality.setYRange(0, 1.05)
 
-    counts = layout.addPlot(row=2, col=0, title="Detections per frame")
-    counts.plot(t, [r.detections for r in records], pen=pg.mkPen("#5e5c64"))
+    counts = layout.addPlot(row=2, col=0, title="Vehicles per frame")
+    counts.addLegend(offset=(-10, 10))
+    counts.plot(t, [r.detections for r in records], pen=pg.mkPen("#5e5c64"), name="detected")
     if any(r.truth >= 0 for r in records):
-        counts.plot(t, [max(r.truth, 0) for r in records], pen=pg.mkPen("#e5a50a"))
+        truth = [max(r.truth, 0) for r in records]
+        counts.plot(t, truth, pen=pg.mkPen("#e5a50a"), name="true (synthetic)")
     counts.setLabel("bottom", "stream time (s)")
     for plot in (drift, quality, counts):
         plot.showGrid(x=True, y=True, alpha=0.2)
-        for x, label, colour in marks:
-            line = pg.InfiniteLine(
-                x,
-                angle=90,
-                pen=pg.mkPen(colour, width=2),
-                label=label,
-                labelOpts={"position": 0.9, "color": colour},
-            )
+        for n, (x, label, colour) in enumerate(marks):
+            pen = pg.mkPen(colour, width=2)
+            if plot is drift:
+                position = 0.9 - 0.17 * (n % 5)  # neighbouring marks' labels do not overlap
+                line = pg.InfiniteLine(
+                    x,
+                    angle=90,
+                    pen=pen,
+                    label=label,
+                    labelOpts={"position": position, "color": colour, "fill": "#ffffffd0"},
+                )
+            else:
+                line = pg.InfiniteLine(x, angle=90, pen=pen)
             plot.addItem(line)
         if plot is not drift:
             plot.setXLink(drift)
+    _app.processEvents()
     exporter = pg.exporters.ImageExporter(layout.scene())
     exporter.parameters()["width"] = WIDTH
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,11 +41,13 @@ from tvdesk.core.selection import select_frames
 logger = logging.getLogger(__name__)
 
 SELECTION_FILE, LABELS_FILE = "selection.json", "labels.json"
+CANDIDATES_PER_LABEL = 2  # frames the selection chooses from, per frame it labels
+COLLECT_WAIT_S = 90.0  # the longest a job waits for a holding alarm's frames to be captured
+COLLECT_POLL_S = 2.0
 
 
 def select(ctx: JobContext) -> None:
-    event = ctx.drift_event()
-    indices = event_frames(ctx.capture_dir, event)
+    event, indices = _drifted_frames(ctx)
     if not indices:
         raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
     frames = [load_frame(ctx.capture_dir, i) for i in indices]
@@ -62,6 +64,22 @@ def select(ctx: JobContext) -> None:
     ]
     (ctx.workspace / SELECTION_FILE).write_text(json.dumps(rows))
     ctx.remember(candidates=len(frames), selected=len(rows))
+
+
+def _drifted_frames(ctx: JobContext):
+    """The event's captured frames; while its alarm holds and they are fewer than
+    CANDIDATES_PER_LABEL x the label budget, wait (up to COLLECT_WAIT_S) for more to come."""
+    wanted = CANDIDATES_PER_LABEL * ctx.settings.label_budget
+    deadline = time.monotonic() + COLLECT_WAIT_S
+    while True:
+        event = ctx.drift_event()
+        indices = event_frames(ctx.capture_dir, event)
+        if len(indices) >= wanted or event.end is not None or time.monotonic() >= deadline:
+            return event, indices
+        ctx.progress(
+            len(indices) / wanted * 0.5, f"collecting drifted frames: {len(indices)} of {wanted}"
+        )
+        time.sleep(COLLECT_POLL_S)
 
 
 def label(ctx: JobContext) -> None:
