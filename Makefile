@@ -44,9 +44,11 @@ format:
 # Rebuild the bundled model (about 40 min on 2 CPU cores). Not part of setup: the model is committed.
 model: setup
 	for c in day night; do $(BIN)/tvdesk data synth build/eval/$$c --conditions $$c --train 0 --val 200 --seed 1001; done
+	$(BIN)/tvdesk train --data data/base/data.yaml --out build/model-stage1 --name tvdesk-base \
+	  --epochs 34 --imgsz 320 --batch 16 --data-dvc data.dvc
 	$(BIN)/tvdesk train --data data/base/data.yaml --out resources/models --name tvdesk-base \
-	  --epochs 45 --imgsz 320 --batch 16 --data-dvc data.dvc \
-	  --eval day=build/eval/day/data.yaml --eval night=build/eval/night/data.yaml
+	  --start-from build/model-stage1/tvdesk-base.pt --epochs 40 --imgsz 320 --batch 16 \
+	  --data-dvc data.dvc --eval day=build/eval/day/data.yaml --eval night=build/eval/night/data.yaml
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

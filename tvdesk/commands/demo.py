@@ -68,6 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-eval", action="store_true", help="headless: skip the mAP evaluation at the end"
     )
+    parser.add_argument(
+        "--quit-after", type=float, metavar="SECONDS", help="with a window: close after this long"
+    )
     parser.set_defaults(run=run)
 
 
@@ -88,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
         auto_approve=args.auto_approve,
     )
     if not args.headless:
-        from tvdesk.ui.app import run_demo_app
+        from tvdesk.ui.demo_app import run_demo_app
 
-        return run_demo_app(options, retrain, home=args.home)
+        return run_demo_app(options, retrain, home=args.home, quit_after=args.quit_after)
     return run_headless(args, options, retrain)
 
 

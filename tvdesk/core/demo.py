@@ -71,6 +71,14 @@ def demo_scenario(day_s: float, fade_s: float) -> Scenario:
     )
 
 
+def demo_source(options: DemoOptions) -> VideoSource:
+    """The real clips one after another, or the synthetic camera from day into night."""
+    if options.videos:
+        return PlaylistSource(options.videos)
+    scenario = demo_scenario(options.day_s, options.fade_s)
+    return SyntheticSource(scenario, fps=options.fps, seed=options.seed)
+
+
 @dataclass(frozen=True)
 class FrameRecord:
     """One processed frame as the report needs it."""
@@ -232,10 +240,7 @@ class HeadlessDemo:
         return run
 
     def _source(self) -> VideoSource:
-        if self.options.videos:
-            return PlaylistSource(self.options.videos)
-        scenario = demo_scenario(self.options.day_s, self.options.fade_s)
-        return SyntheticSource(scenario, fps=self.options.fps, seed=self.options.seed)
+        return demo_source(self.options)
 
     def _wait(self, loop: FrameLoop) -> str:
         """Until the source ends, the new model has been shown long enough, the job ended

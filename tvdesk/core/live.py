@@ -60,6 +60,13 @@ MAX_PINNED_FRAMES = 1000  # the newest frames of one alarm kept for its retraini
 SECONDS_PER_IMAGE_EPOCH = 0.12
 SETUP_SECONDS = 60.0  # selection, labelling, export, evaluation and registration
 
+LABELER_WORDS = {
+    "oracle": "oracle: the synthetic camera's exact labels, a simulated annotator",
+    "teacher": "teacher: the current model's confident boxes on enhanced frames",
+    "import": "imported from an annotation tool",
+    "review": "you review them in the label dialog",
+}
+
 Approver = Callable[..., Any]  # jobs.retraining.approve_retraining
 
 
@@ -75,8 +82,9 @@ class RetrainPlan:
 
     def describe(self) -> str:
         minutes = max(1, round(self.expected_seconds / 60))
+        who = LABELER_WORDS.get(self.labeler, self.labeler)
         return (
-            f"label {self.frames} frames ({self.labeler}), fine-tune {self.epochs} epochs at "
+            f"label {self.frames} frames ({who}), fine-tune {self.epochs} epochs at "
             f"{self.imgsz} px: about {minutes} min"
         )
 
