@@ -33,7 +33,7 @@ def test_card_records_the_data_version_that_trained_it(card):
 
 def test_day_is_learnt_and_night_is_a_real_failure(card):
     day, night = card["metrics"]["day"]["map50"], card["metrics"]["night"]["map50"]
-    assert day >= 0.80  # measured 0.818 on held-out day frames (issue 2 asks for 0.90: open)
+    assert day >= 0.88  # measured 0.883 on held-out day frames (issue 2 asks for 0.90: open)
     assert night <= 0.5 * day  # the demo's drift is a real failure
 
 
