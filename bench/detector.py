@@ -7,9 +7,8 @@ Every ratio compares figures measured in this run, on this machine: (a) the floo
 on the tensor our detector prepares, of the session our detector runs (for a dynamic-shape
 model, one planned for that input shape); (a') the generic floor, `session.run` of the dynamic
 graph as exported (what Ultralytics runs); (b) our full `detect` (letterbox, run, decode, NMS,
-scale); (c) Ultralytics' `predict` on the same ONNX file with the same number of threads.
-All are timed in alternating rounds so that drift in machine load hits all alike. Needs the
-`train` extra (ultralytics) for (c) and for the mAP; real frames come from
+scale); (c) Ultralytics' `predict` on the same ONNX file with the same number of threads. All are timed in alternating rounds so that drift in machine load hits all
+alike. Needs the `train` extra (ultralytics) for (c) and for the mAP; real frames come from
 ../shared/realdata/videos (synthetic frames stand in when it is absent).
 """
 
