@@ -3,11 +3,10 @@ frame pacing while models are hot-swapped, and mAP50 of rectangular vs square le
 
     .venv/bin/python bench/detector.py [--out bench/results/detector.json]
 
-Every ratio compares figures measured in this run, on this machine: (a) the floor, `session.run`
-on the tensor our detector prepares, of the session our detector runs (for a dynamic-shape
-model, one planned for that input shape); (a') the generic floor, `session.run` of the dynamic
-graph as exported (what Ultralytics runs); (b) our full `detect` (letterbox, run, decode, NMS,
-scale); (c) Ultralytics' `predict` on the same ONNX file with the same number of threads. All are timed in alternating rounds so that drift in machine load hits all
+Every ratio compares figures measured in this run, on this machine: (a) the floor, the model's
+own `session.run` on the tensor our detector prepares; (b) our full `detect` (letterbox, run,
+decode, NMS, scale); (c) Ultralytics' `predict` on the same ONNX file with the same number of
+threads. The three are timed in alternating rounds so that drift in machine load hits all
 alike. Needs the `train` extra (ultralytics) for (c) and for the mAP; real frames come from
 ../shared/realdata/videos (synthetic frames stand in when it is absent).
 """
@@ -52,10 +51,8 @@ class LatencyRow:
     input: str
     threads: int
     runs: int
-    floor_median_ms: float  # session.run of the session our detector runs
+    floor_median_ms: float
     floor_p95_ms: float
-    generic_floor_median_ms: float  # session.run of the dynamic graph (differs when dynamic)
-    specialised_over_generic: float
     ours_median_ms: float
     ours_p95_ms: float
     ultralytics_median_ms: float | None
@@ -139,13 +136,7 @@ def measure(
     dynamic = OnnxDetector(model).info.dynamic
     detector = OnnxDetector(model, imgsz=imgsz if dynamic else None, threads=threads)
     tensors = {id(f): detector.prepare(f) for f in frames}
-    feed = detector.info.input_name, [detector.info.output_name]
-    methods = {
-        "floor": lambda f: detector.run(tensors[id(f)]),
-        # what a generic runtime runs: the dynamic graph as exported (Ultralytics does)
-        "generic": lambda f: detector.session.run(feed[1], {feed[0]: tensors[id(f)]}),
-        "ours": detector.detect,
-    }
+    methods = {"floor": lambda f: detector.run(tensors[id(f)]), "ours": detector.detect}
     identical = ""
     if with_ultralytics:
         predict = ultralytics_predictor(model, threads)
@@ -171,8 +162,6 @@ def measure(
         runs=runs,
         floor_median_ms=medians["floor"],
         floor_p95_ms=p95["floor"],
-        generic_floor_median_ms=medians["generic"],
-        specialised_over_generic=medians["floor"] / medians["generic"],
         ours_median_ms=medians["ours"],
         ours_p95_ms=p95["ours"],
         ultralytics_median_ms=ultra,
@@ -214,8 +203,8 @@ def latency(models: list[Path], with_ultralytics: bool) -> list[LatencyRow]:
 
 HEADER = (
     f"{'model':<24}{'frame':>10}{'imgsz':>6}{'input':>9}{'thr':>4}"
-    f"{'floor ms':>14}{'generic':>9}{'ours ms':>14}{'ultra ms':>14}{'ours/floor':>11}"
-    f"{'ultra/ours':>11}{'same':>7}"
+    f"{'floor ms':>14}{'ours ms':>14}{'ultra ms':>14}{'ours/floor':>11}{'ultra/ours':>11}"
+    f"{'same':>7}"
 )
 
 
@@ -227,7 +216,6 @@ def format_row(row: LatencyRow) -> str:
     return (
         f"{row.model:<24}{row.frame:>10}{row.imgsz:>6}{row.input:>9}{row.threads:>4}"
         f" {pair(row.floor_median_ms, row.floor_p95_ms)}"
-        f"{row.generic_floor_median_ms:9.2f}"
         f" {pair(row.ours_median_ms, row.ours_p95_ms)}"
         f" {pair(row.ultralytics_median_ms, row.ultralytics_p95_ms)}"
         f"{row.ours_over_floor:11.3f}{ratio}{row.identical_boxes:>7}"

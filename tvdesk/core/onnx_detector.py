@@ -8,7 +8,6 @@ minimal rectangle whenever the model's input shape is dynamic, which makes 16:9 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +15,6 @@ from time import perf_counter
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from tvdesk.core.detections import Detections
 from tvdesk.core.letterbox import PAD_VALUE, Letterbox, fit_to_stride
@@ -32,7 +30,6 @@ from tvdesk.core.yolo_output import class_aware_nms, drop_non_finite, select_can
 logger = logging.getLogger(__name__)
 
 KEEP = object()  # set_thresholds: leave this value as it is
-MAX_SHAPED_SESSIONS = 4  # input shapes of a dynamic model with a session of their own
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,6 @@ class OnnxDetector:
         self.rect = rect and self.info.dynamic
         self.timings = StageTimes()
         self.last_frame_hw: tuple[int, int] | None = None
-        self._shaped: OrderedDict[tuple[int, ...], ort.InferenceSession] = OrderedDict()
         self._bad_frames = 0
         logger.info(
             "loaded %s (version %s): %d classes, input %s%s, %s",
@@ -174,9 +170,8 @@ class OnnxDetector:
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """The raw model output for a prepared tensor, checked to be decodable."""
-        session = self._session_for(tensor.shape)
         try:
-            raw = session.run([self.info.output_name], {self.info.input_name: tensor})[0]
+            raw = self.session.run([self.info.output_name], {self.info.input_name: tensor})[0]
         except LOAD_ERRORS as exc:
             raise DetectorError(
                 f"{self.path}: inference failed on an input of shape {tensor.shape} ({exc})"
@@ -188,30 +183,6 @@ class OnnxDetector:
                 f"classes"
             )
         return raw
-
-    def _session_for(self, shape: tuple[int, ...]) -> ort.InferenceSession:
-        """A session planned for this input shape when the model's shape is dynamic (built on
-        first use, so `warm_up` on a real-sized frame builds it off the frame thread)."""
-        if not self.info.dynamic:
-            return self.session
-        key = tuple(shape)
-        session = self._shaped.get(key)
-        if session is None:
-            dims = self.session.get_inputs()[0].shape
-            named = {d: v for d, v in zip(dims, key, strict=True) if isinstance(d, str)}
-            try:
-                session = open_session(
-                    self.path, self.options.threads, self.options.providers, named
-                )
-            except DetectorError as exc:
-                logger.warning("no shape-specific session for %s (%s)", key, exc)
-                session = self.session
-            self._shaped[key] = session
-            while len(self._shaped) > MAX_SHAPED_SESSIONS:
-                self._shaped.popitem(last=False)
-        else:
-            self._shaped.move_to_end(key)
-        return session
 
     def warm_up(
         self, frame_hw: tuple[int, int] | None = None, sample: np.ndarray | None = None

@@ -73,17 +73,8 @@ def choose_providers(path: Path, requested: Sequence[str] | None) -> list[str]:
     return list(requested)
 
 
-def open_session(
-    path: Path,
-    threads: int,
-    providers: Sequence[str] | None,
-    fixed_dims: dict[str, int] | None = None,
-) -> ort.InferenceSession:
-    """An inference session with `threads` intra-op threads, or a DetectorError saying why not.
-
-    `fixed_dims` pins named dynamic input dimensions (e.g. {"height": 192}): ONNX Runtime then
-    plans and folds the graph for that one shape, which runs faster than the generic graph.
-    """
+def open_session(path: Path, threads: int, providers: Sequence[str] | None) -> ort.InferenceSession:
+    """An inference session with `threads` intra-op threads, or a DetectorError saying why not."""
     if not path.is_file():
         raise DetectorError(f"{path}: model file not found; check the path or choose another model")
     if path.stat().st_size == 0:
@@ -92,8 +83,6 @@ def open_session(
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    for name, value in (fixed_dims or {}).items():
-        options.add_free_dimension_override_by_name(name, value)
     try:
         return ort.InferenceSession(str(path), options, providers=choose_providers(path, providers))
     except ort_errors.InvalidProtobuf as exc:
