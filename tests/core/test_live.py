@@ -8,12 +8,14 @@ import functools
 import json
 import time
 
+import cv2
 import pytest
 
 from jobs.queue import open_queue
 from jobs.retraining import approve_retraining
 from tvdesk.core.capture import stored_indices
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.status import ALARM
 from tvdesk.core.live import (
     AlarmRaised,
@@ -28,6 +30,7 @@ from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
 from tvdesk.core.synth.camera import Scenario, Segment
+from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
 FPS = 3.0
 DAY_S, NIGHT_S = 20.0, 12.0
@@ -109,8 +112,6 @@ def test_a_promoted_model_is_swapped_in_between_frames_and_the_monitor_follows(
     images = tmp_path / "images"  # a "fine-tuned" version: the same weights, new training data
     images.mkdir()
     for i, frame in enumerate(results[:6]):
-        import cv2
-
         cv2.imwrite(str(images / f"{i}.jpg"), frame.frame.image)
     card = json.loads(bundled_model.with_suffix(".json").read_text())
     promoted = session.registry.register(
@@ -178,3 +179,43 @@ def test_dismissing_as_expected_teaches_the_monitor_the_condition(session):
     assert not after[-1].observations["drift"].alarm
     with Store(session.db_path) as store:
         assert store.drift_events.decision(alarm.event.id) == "expected"
+
+
+def test_a_version_trained_on_night_has_a_profile_in_which_night_is_not_drift(
+    session, bundled_model, tmp_path
+):
+    """A retrained version's profile (its day + night training images, the parent's
+    calibration) keeps the monitor quiet at night, where the bundled profile alarms."""
+    bundled = session.registry.active()
+    night = Scenario("night", (Segment("night", 30.0),))
+    data = write_dataset(  # as a retraining assembles it: base day images + the camera's frames
+        tmp_path / "train", DatasetSpec(conditions=("day",), train=40, val=0, seed=3)
+    )
+    images = data.parent / "images"
+    camera = SyntheticSource(night, fps=FPS, paced=False, seed=1)
+    while (frame := camera.read()) is not None:
+        cv2.imwrite(str(images / "train" / f"night_{frame.index:04d}.jpg"), frame.image)
+    camera.close()
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    child = session.registry.register(
+        "tvdesk-base",
+        Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
+        parent_id=bundled.id,
+        activate=False,
+    )
+    profile = version_profile(child)
+    assert len(profile.modes) >= 2 and profile.calibration == version_profile(bundled).calibration
+    for reference, alarms in ((version_profile(bundled), 1), (profile, 0)):
+        source = SyntheticSource(night, fps=FPS, paced=False)
+        results: list = []
+        loop = FrameLoop(
+            source,
+            session.slot,
+            observers={"drift": DriftMonitor(reference)},
+            consumers=[results.append],
+            every_frame=True,
+        )
+        loop.start()
+        assert loop.wait(120).reason == "ended"
+        raised = [r for r in results if r.observations["drift"].raised is not None]
+        assert len(raised) == alarms, [r.observations["drift"].raised.summary for r in raised]

@@ -32,7 +32,6 @@ from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.features import FEATURES, IMAGE_FEATURES, detection_features
 from tvdesk.core.drift.reference import (
     ProfileError,
-    ProfileMode,
     ReferenceProfile,
     robust_mode,
 )
@@ -465,13 +464,10 @@ def _with_condition(
             "record a new baseline instead"
         )
     mode = robust_mode(np.array(rows, np.float64), FEATURES)
-    # Seconds of a condition understate its spread over hours (traffic, weather come and go);
-    # its scale is at least the widest of the reference's, whose thresholds it shares.
-    widest = np.nanmax([m.scale for m in profile.modes], axis=0)
-    mode = ProfileMode(mode.centre, np.fmax(mode.scale, widest), mode.frames)
+    learnt = ReferenceProfile(profile.features, (mode,)).widened_to(profile)
     return ReferenceProfile(
         profile.features,
-        (*profile.modes, mode),
+        (*profile.modes, *learnt.modes),
         profile.calibration,
         profile.background,
         f"{profile.source} + expected condition of alarm {event.id}",

@@ -21,7 +21,6 @@ import numpy as np
 from tvdesk.config import bundled_model_path, default_data_dir
 from tvdesk.core import atomic
 from tvdesk.core.detector import DetectorError, OnnxDetector
-from tvdesk.core.drift.calibration import Calibration
 from tvdesk.core.drift.model_profile import profile_from_card, profile_from_images
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.model_version import ModelVersion
@@ -78,8 +77,8 @@ class Registry:
         """Validate `candidate.onnx` in the detector, write the version folder, add the row."""
         names = validate_onnx(candidate.onnx)
         version = self._next_version(name)
-        calibration = self._calibration_of(parent_id)
-        folder = self._write_folder(name, version, candidate, names, calibration)
+        parent_profile = self._profile_of(parent_id)
+        folder = self._write_folder(name, version, candidate, names, parent_profile)
         model = ModelVersion(
             name=name,
             version=version,
@@ -142,8 +141,8 @@ class Registry:
         )
         return self.register(onnx.stem, candidate, parent_id=None, activate=True)
 
-    def _calibration_of(self, model_id: int | None) -> Calibration | None:
-        """The drift thresholds of `model_id`'s profile, inherited by its fine-tuned child."""
+    def _profile_of(self, model_id: int | None) -> ReferenceProfile | None:
+        """The drift profile of `model_id`: its fine-tuned child inherits its thresholds."""
         if model_id is None:
             return None
         try:
@@ -151,7 +150,7 @@ class Registry:
         except (ProfileError, OSError, ValueError) as exc:
             logger.warning("version %s has no readable drift profile: %s", model_id, exc)
             return None
-        return profile.calibration if profile else None
+        return profile
 
     def _next_version(self, name: str) -> str:
         numbers = [int(m.version) for m in self.store.models.all(name) if m.version.isdigit()]
@@ -163,7 +162,7 @@ class Registry:
         version: str,
         candidate: Candidate,
         names: list[str],
-        calibration: Calibration | None,
+        parent_profile: ReferenceProfile | None,
     ) -> Path:
         target = self.root / name / version
         if target.exists():
@@ -176,7 +175,7 @@ class Registry:
                 atomic.copy_file(candidate.pt, staging / PT_NAME)
             card = {**candidate.card, "name": name, "version": version, "class_names": names}
             if candidate.train_images is not None:
-                reference_profile(candidate.train_images, staging / ONNX_NAME, calibration).save(
+                reference_profile(candidate.train_images, staging / ONNX_NAME, parent_profile).save(
                     staging / PROFILE_NAME
                 )
                 card["drift_profile"] = PROFILE_NAME
@@ -220,18 +219,20 @@ def version_profile(model: ModelVersion) -> ReferenceProfile | None:
 
 
 def reference_profile(
-    images: Path, onnx: Path, calibration: Calibration | None
+    images: Path, onnx: Path, parent: ReferenceProfile | None
 ) -> ReferenceProfile:
     """The drift profile of a new version: its training images as its own detector sees them,
-    with the thresholds of the version it replaces (images cannot calibrate a stream test)."""
+    with the thresholds of the version it replaces (images cannot calibrate a stream test) and
+    that version's spread as a floor (see `ReferenceProfile.widened_to`)."""
     detector = OnnxDetector(onnx, threads=1)
     try:
-        return profile_from_images(
+        profile = profile_from_images(
             images,
             detector.detect,
-            calibration=calibration,
+            calibration=parent.calibration if parent else None,
             source=f"training images of {onnx.parent.name}",
             max_images=PROFILE_MAX_IMAGES,
         )
     except ProfileError as exc:
         raise RegistryError(f"no drift profile from the training images: {exc}") from exc
+    return profile.widened_to(parent) if parent else profile

@@ -75,6 +75,17 @@ class ReferenceProfile:
     def with_calibration(self, calibration: Calibration | None) -> ReferenceProfile:
         return replace(self, calibration=calibration)
 
+    def widened_to(self, prior: ReferenceProfile) -> ReferenceProfile:
+        """Each mode's scale at least the widest of `prior`'s (whose thresholds it shares).
+
+        A mode learnt from a short capture (seconds to minutes of one camera) understates how
+        much a condition varies over hours (traffic, weather); the calibrated thresholds
+        assume the spread of a long reference, so the new modes borrow it as a floor.
+        """
+        widest = np.nanmax([m.scale for m in prior.modes], axis=0)
+        modes = tuple(replace(m, scale=np.fmax(m.scale, widest)) for m in self.modes)
+        return replace(self, modes=modes)
+
     def deviations(self, values: np.ndarray) -> tuple[np.ndarray, int]:
         """Robust deviations z of a feature vector from its nearest mode, and that mode."""
         z, mode = self.deviations_of_rows(np.asarray(values, np.float64)[None, :])
