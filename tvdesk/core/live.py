@@ -327,7 +327,7 @@ class LiveSession:
         with self._lock:
             self._events[saved.id] = (saved, stream.capture.root)
         samples = _samples(stream.capture, saved)
-        plan = self.plan(len(saved.frame_indices) or None)
+        plan = self.plan()  # the alarm keeps pinning frames: the budget will be there
         logger.info("drift alarm %d: %s", saved.id, saved.summary)
         self._publish(AlarmRaised(saved, samples, plan))
         if self.auto_approve and not self._retraining_in_progress():
