@@ -28,6 +28,7 @@ POLL_S = 0.1  # first wait for a task when the queue is idle
 MAX_POLL_S = 0.5  # the idle back-off stops here (Huey's own default is 10 s)
 LOCAL_NICE = 10
 PID_FILE = "worker.pid"
+WORKER_EXECUTABLE = "tvdesk-worker"  # beside `tvdesk` in the installed bundle
 
 
 def recover(data_dir: Path) -> None:
@@ -94,15 +95,25 @@ def start_local_worker(data_dir: Path | None = None, log: Path | None = None) ->
     out = open(log or data_dir / "worker.log", "ab")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "jobs.worker"],
+            worker_command(),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_lower_priority if os.name == "posix" else None,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),  # no console on Windows
         )
     finally:
         out.close()
+
+
+def worker_command() -> list[str]:
+    """How to start a worker: the bundle's `tvdesk-worker` beside the frozen app (the app
+    itself has no training stack), else this interpreter on `jobs.worker`."""
+    if getattr(sys, "frozen", False):
+        suffix = ".exe" if os.name == "nt" else ""
+        return [str(Path(sys.executable).with_name(f"{WORKER_EXECUTABLE}{suffix}"))]
+    return [sys.executable, "-m", "jobs.worker"]
 
 
 def _lower_priority() -> None:

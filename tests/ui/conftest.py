@@ -1,9 +1,19 @@
-"""Qt test set-up: UI state (QSettings) goes to a temporary folder, never the user's."""
+"""Qt test set-up: UI state (QSettings) goes to a temporary folder, never the user's; a main
+window with a real live session on the isolated app data folder."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
+
+from jobs.retraining import approve_retraining
+from tvdesk.config import Settings
+from tvdesk.core.retrain.settings import RetrainSettings
+from tvdesk.ui.app import build_window, close_window
+
+TINY_RETRAIN = RetrainSettings(epochs=1, label_budget=8, replay=8, imgsz=64, batch=4)
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +23,20 @@ def isolated_qsettings(tmp_path, qapp):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     yield tmp_path
+
+
+@pytest.fixture
+def live_window(qtbot, isolated_home):
+    """The app's window on the active model (the bundled one, registered as version 1), with a
+    live session that queues retrainings on the local queue without starting a worker."""
+    window = build_window(
+        Settings(synthetic_fps=10.0, inference_threads=1),
+        retrain=TINY_RETRAIN,
+        approve_fn=functools.partial(approve_retraining, start_worker=False),
+        poll_s=0.2,
+    )
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    yield window
+    close_window(window)

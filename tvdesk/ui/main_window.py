@@ -1,4 +1,6 @@
-"""The main window: video with boxes, playback and detection controls, menus, status bar.
+"""The main window: video with boxes, playback and detection controls, the drift dashboard,
+the log, menus and status bar; with a live session also the drift banner and the jobs and
+models panels (`SessionView`). Errors are non-blocking notices; the detail goes to the log.
 
 UI state (geometry, recent files, confidence) persists in QSettings; behaviour settings are the
 typed settings file's business.
@@ -6,47 +8,77 @@ typed settings file's business.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tvdesk.core.detector import SwapEvent
 from tvdesk.core.pipeline import FrameResult, LoopOutcome
-from tvdesk.core.sources import SourceInfo
+from tvdesk.core.sources import SourceEvent, SourceInfo
 from tvdesk.core.synth.camera import SCENARIOS
 from tvdesk.core.webcams import find_webcams
 from tvdesk.ui.controls import PlaybackBar
+from tvdesk.ui.drift_dashboard import DriftDashboardWidget
+from tvdesk.ui.log_view import LogViewWidget
+from tvdesk.ui.notice_bar import NoticeBar
 from tvdesk.ui.player import PlayerController
+from tvdesk.ui.session_bridge import SessionBridge
+from tvdesk.ui.session_view import SessionView
 from tvdesk.ui.source_dialogs import StreamUrlDialog, WebcamDialog
 from tvdesk.ui.video_widget import VideoWidget
 
+logger = logging.getLogger(__name__)
+
 MAX_RECENT = 8
+DRIFT_DOCK_WIDTH = 470
+BOTTOM_DOCK_HEIGHT = 260
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.m4v *.webm *.mpg *.ts);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    """The operator's window onto one player controller."""
+    """The operator's window onto one player controller (and its live session, if any)."""
 
-    def __init__(self, player: PlayerController) -> None:
+    def __init__(
+        self,
+        player: PlayerController,
+        bridge: SessionBridge | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         super().__init__()
         self.player = player
         self.state = QSettings()
         self.setWindowTitle("tvdesk")
         self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
         self.frames_shown = 0
+        self.notice = NoticeBar(self)
         self.video = VideoWidget(self)
         self.video.show_message("Open a video, a webcam or a stream (File menu), or drop a file")
         self.controls = PlaybackBar(self)
         central = QWidget(self)
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.video, 1)
-        layout.addWidget(self.controls)
+        self.central_layout = QVBoxLayout(central)
+        self.central_layout.setContentsMargins(0, 0, 0, 0)
+        self.central_layout.addWidget(self.notice)
+        self.central_layout.addWidget(self.video, 1)
+        self.central_layout.addWidget(self.controls)
         self.setCentralWidget(central)
         self._build_status_bar()
         self._build_menus()
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._build_docks(bridge, log_file)
+        self.session_view = SessionView(self, bridge) if bridge is not None else None
         self._connect()
         self.controls.set_class_names(player.slot.current.names)
         confidence = float(
@@ -56,7 +88,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model {player.slot.current.version}")
         self.resize(1280, 800)
         self.restoreGeometry(self.state.value("window/geometry", b""))
-        self.restoreState(self.state.value("window/state", b""))
+        self._docks_placed = self.restoreState(self.state.value("window/state", b""))
 
     # -- construction ----------------------------------------------------------------------
 
@@ -65,11 +97,56 @@ class MainWindow(QMainWindow):
         self.detections_label = QLabel()
         self.rate_label = QLabel()
         self.model_label = QLabel()
+        self.jobs_label = QLabel()
         bar = self.statusBar()
         bar.addWidget(self.source_label, 1)
         bar.addWidget(self.detections_label, 1)
-        for label in (self.rate_label, self.model_label):
+        for label in (self.rate_label, self.model_label, self.jobs_label):
             bar.addPermanentWidget(label)
+
+    def _build_docks(self, bridge: SessionBridge | None, log_file: Path | None) -> None:
+        session = bridge.session if bridge is not None else None
+
+        def profile():
+            monitor = session.monitor if session is not None else None
+            return monitor.profile if monitor is not None else None
+
+        self.dashboard = DriftDashboardWidget(profile)
+        self.log_view = LogViewWidget(log_file)
+        self.add_dock("Drift", self.dashboard, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.log_dock = self.add_dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.notice.log_requested.connect(self.show_log)
+
+    def _place_docks(self) -> None:
+        """The drift dock takes the right side from top to bottom; the others share the bottom
+        under the video, the log in front only when there is nothing else."""
+        docks = self.findChildren(QDockWidget)
+        bottom = [
+            d for d in docks if self.dockWidgetArea(d) == Qt.DockWidgetArea.BottomDockWidgetArea
+        ]
+        right = [
+            d for d in docks if self.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea
+        ]
+        bottom[min(1, len(bottom) - 1)].raise_()
+        self.resizeDocks(right, [DRIFT_DOCK_WIDTH] * len(right), Qt.Orientation.Horizontal)
+        self.resizeDocks(bottom, [BOTTOM_DOCK_HEIGHT] * len(bottom), Qt.Orientation.Vertical)
+
+    def add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A dock for `widget`, tabbed with the docks already in `area`; listed in View."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        siblings = [d for d in self.findChildren(QDockWidget) if self.dockWidgetArea(d) == area]
+        self.addDockWidget(area, dock)
+        if siblings:
+            self.tabifyDockWidget(siblings[0], dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    @Slot()
+    def show_log(self) -> None:
+        self.log_dock.show()
+        self.log_dock.raise_()
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -99,6 +176,7 @@ class MainWindow(QMainWindow):
         play_menu = bar.addMenu("&Playback")
         self._action(play_menu, "Play / &pause", self.on_play_pause, Qt.Key.Key_Space)
         self._action(play_menu, "&Step one frame", self.on_step, Qt.Key.Key_Period)
+        self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About tvdesk", self.on_about)
 
@@ -108,6 +186,7 @@ class MainWindow(QMainWindow):
         p.source_opened.connect(self.on_source_opened)
         p.finished.connect(self.on_loop_finished)
         p.swapped.connect(self.on_swapped)
+        p.source_event.connect(self.on_source_event)
         p.error.connect(self.show_error)
         c.play_pause_clicked.connect(self.on_play_pause)
         c.step_clicked.connect(self.on_step)
@@ -207,10 +286,12 @@ class MainWindow(QMainWindow):
         self.controls.set_source(info.frame_count, info.fps, info.seekable)
         self.controls.set_paused(False)
         self.player.set_confidence(self.controls.confidence.value() / 100)
+        self.dashboard.reset()
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:
         self.video.show_frame(result.frame.image, result.detections)
+        self.dashboard.add_result(result)
         self.frames_shown += 1
         s = result.stats
         counts = ", ".join(f"{n} {name}" for name, n in result.detections.counts_by_name().items())
@@ -230,11 +311,18 @@ class MainWindow(QMainWindow):
             self.controls.set_paused(True)
 
     @Slot(object)
+    def on_source_event(self, event: SourceEvent) -> None:
+        if event.kind == "disconnected":
+            self.show_error(event.message)
+        else:
+            self.show_info(event.message)
+
+    @Slot(object)
     def on_swapped(self, event: SwapEvent) -> None:
         if event.accepted:
             self.controls.set_class_names(self.player.slot.current.names)
-            self.statusBar().showMessage(
-                f"Now running model {event.new_version} (was {event.old_version})", 8000
+            self.show_info(
+                f"Now running model {event.new_version} (was {event.old_version}); playback goes on"
             )
         else:
             self.show_error(
@@ -244,7 +332,15 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_error(self, message: str) -> None:
-        QMessageBox.warning(self, "tvdesk", message)
+        """A problem, as a sentence that says what to do; never blocks (the log has detail)."""
+        logger.warning("shown to the operator: %s", message)
+        self.notice.show_error(message)
+        self.statusBar().showMessage(message, 10000)
+
+    @Slot(str)
+    def show_info(self, message: str) -> None:
+        logger.info("shown to the operator: %s", message)
+        self.notice.show_info(message)
 
     @Slot()
     def on_about(self) -> None:
@@ -254,8 +350,17 @@ class MainWindow(QMainWindow):
             "tvdesk — live detection, drift alarms and approve-to-retrain for traffic cameras.",
         )
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if not self._docks_placed:  # dock sizes only take once the window has its size
+            self._docks_placed = True
+            QTimer.singleShot(0, self._place_docks)
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.state.setValue("window/geometry", self.saveGeometry())
         self.state.setValue("window/state", self.saveState())
         self.player.close_source()
+        if self.session_view is not None:
+            self.session_view.close()
+        self.log_view.detach()
         super().closeEvent(event)

@@ -1,24 +1,26 @@
 """The player controller: one detector slot, the frame loop of the current source, and playback
-commands (open, pause, step, seek, thresholds, model swap) for the widgets to call."""
+commands (open, pause, step, seek, thresholds, model swap) for the widgets to call.
+
+With a live session, each source's loop also gets the session's drift monitor and consumers
+(capture, recorder, alarm responder), and the session hears when the loop ends."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorSlot
-from tvdesk.core.pipeline import FrameLoop, FrameObserver, FrameResult
+from tvdesk.core.live import LiveSession
+from tvdesk.core.pipeline import FrameLoop, FrameResult
 from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
 from tvdesk.ui.frame_bridge import FrameBridge
 
 logger = logging.getLogger(__name__)
-
-ObserverFactory = Callable[[SourceInfo], Mapping[str, FrameObserver]]
 
 
 class PlayerController(QObject):
@@ -29,6 +31,7 @@ class PlayerController(QObject):
         result_ready(FrameResult): the newest processed frame (older ones may be skipped).
         finished(LoopOutcome): the current source ended, was stopped or failed.
         swapped(SwapEvent): a model was swapped in or rejected.
+        source_event(SourceEvent): the source dropped, is reconnecting, came back...
         error(str): something the operator must know, as a sentence.
     """
 
@@ -36,20 +39,19 @@ class PlayerController(QObject):
     result_ready = Signal(object)
     finished = Signal(object)
     swapped = Signal(object)
+    source_event = Signal(object)
     error = Signal(str)
 
     def __init__(
         self,
         slot: DetectorSlot,
         settings: Settings,
-        observers: ObserverFactory | None = None,
-        consumers: Sequence[Callable[[FrameResult], None]] = (),
+        session: LiveSession | None = None,
     ) -> None:
         super().__init__()
         self.slot = slot
         self.settings = settings
-        self._observers = observers
-        self._extra_consumers = list(consumers)
+        self.session = session
         self.loop: FrameLoop | None = None
         self.info: SourceInfo | None = None
         self._bridge: FrameBridge | None = None
@@ -73,18 +75,24 @@ class PlayerController(QObject):
         self.play(source)
         return True
 
-    def play(self, source: VideoSource) -> None:
+    def play(self, source: VideoSource, *, every_frame: bool = False) -> None:
+        """Play `source` instead of what plays; `every_frame`: a file or synthetic source is
+        run as fast as frames are processed instead of at its own pace (tests, benchmarks)."""
         self.close_source()
+        source.subscribe(self.source_event.emit)  # on the reading thread: queued to slots
         bridge = FrameBridge(self)
         bridge.result_ready.connect(self._on_bridge_ready, Qt.ConnectionType.QueuedConnection)
         bridge.finished.connect(self.finished, Qt.ConnectionType.QueuedConnection)
-        observers = self._observers(source.info) if self._observers else {}
+        observers, consumers = self.session.attach(source.info) if self.session else ({}, [])
         loop = FrameLoop(
             source,
             self.slot,
             observers=observers,
-            consumers=[self._consume_on_worker, bridge.consume, *self._extra_consumers],
+            consumers=[self._consume_on_worker, *consumers, bridge.consume],
+            every_frame=every_frame,
         )
+        if self.session is not None:
+            loop.on_finished(self.session.detach)
         loop.on_finished(bridge.loop_finished)
         self.loop, self.info, self._bridge = loop, source.info, bridge
         loop.start()

@@ -24,6 +24,19 @@ def qimage_from_bgr(frame: np.ndarray) -> QImage:
     return QImage(frame.data, w, h, frame.strides[0], QImage.Format.Format_BGR888)
 
 
+def paint_tag(painter: QPainter, box: QRectF, text: str, colour: QColor, top: float = 0.0) -> None:
+    """A box's label: `text` on a `colour` tag above the box (inside it when above is `top`)."""
+    metrics = painter.fontMetrics()
+    tag = QRectF(
+        box.x(), box.y() - metrics.height(), metrics.horizontalAdvance(text) + 6, metrics.height()
+    )
+    if tag.y() < top:
+        tag.moveTop(box.y())
+    painter.fillRect(tag, colour)
+    painter.setPen(QColor("#000000"))
+    painter.drawText(tag.topLeft() + QPointF(3, metrics.ascent()), text)
+
+
 class VideoWidget(QWidget):
     """Paints the latest frame and its boxes; holds a reference to the frame it shows."""
 
@@ -77,7 +90,6 @@ class VideoWidget(QWidget):
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, 9.0 * min(1.5, scale)))
         painter.setFont(font)
-        metrics = painter.fontMetrics()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         for (x1, y1, x2, y2), score, cid, label in zip(
             d.xyxy, d.scores, d.class_ids, d.labels(), strict=True
@@ -92,15 +104,4 @@ class VideoWidget(QWidget):
             painter.setPen(QPen(colour, 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(box)
-            text = f"{label} {score:.2f}"
-            tag = QRectF(
-                box.x(),
-                box.y() - metrics.height(),
-                metrics.horizontalAdvance(text) + 6,
-                metrics.height(),
-            )
-            if tag.y() < target.y():
-                tag.moveTop(box.y())
-            painter.fillRect(tag, colour)
-            painter.setPen(QColor("#000000"))
-            painter.drawText(tag.topLeft() + QPointF(3, metrics.ascent()), text)
+            paint_tag(painter, box, f"{label} {score:.2f}", colour, target.y())

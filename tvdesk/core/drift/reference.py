@@ -82,7 +82,9 @@ class ReferenceProfile:
         much a condition varies over hours (traffic, weather); the calibrated thresholds
         assume the spread of a long reference, so the new modes borrow it as a floor.
         """
-        widest = np.nanmax([m.scale for m in prior.modes], axis=0)
+        with warnings.catch_warnings():  # a feature no mode measured stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            widest = np.nanmax([m.scale for m in prior.modes], axis=0)
         modes = tuple(replace(m, scale=np.fmax(m.scale, widest)) for m in self.modes)
         return replace(self, modes=modes)
 

@@ -1,0 +1,96 @@
+"""Turns the live session's callbacks (from its own threads) into Qt signals on the GUI thread,
+and runs the operator's decisions (approve, dismiss, activate, roll back) off the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from tvdesk.core.live import (
+    AlarmEnded,
+    AlarmRaised,
+    JobQueued,
+    LiveSession,
+    ModelPromoted,
+    SessionError,
+)
+from tvdesk.ui.background import run_in_background
+
+logger = logging.getLogger(__name__)
+
+
+class SessionBridge(QObject):
+    """The GUI's side of one `LiveSession`.
+
+    Signals:
+        alarm_raised(AlarmRaised): a drift alarm, with sample frames and the retraining plan.
+        alarm_ended(AlarmEnded): the alarm settled.
+        job_queued(JobQueued): a retraining was queued (approved by hand or automatically).
+        model_promoted(ModelPromoted): the registry's active version changed.
+        dismissed(int): the operator's dismissal of this drift event was recorded.
+        error(str): something failed; a sentence for the operator.
+    """
+
+    alarm_raised = Signal(object)
+    alarm_ended = Signal(object)
+    job_queued = Signal(object)
+    model_promoted = Signal(object)
+    dismissed = Signal(int)
+    error = Signal(str)
+    _arrived = Signal(object)
+
+    def __init__(self, session: LiveSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._signals = {
+            AlarmRaised: self.alarm_raised,
+            AlarmEnded: self.alarm_ended,
+            JobQueued: self.job_queued,
+            ModelPromoted: self.model_promoted,
+        }
+        self._arrived.connect(self.on_arrived, Qt.ConnectionType.QueuedConnection)
+        session.subscribe(self._arrived.emit)  # from the session's threads: queued
+
+    @Slot(object)
+    def on_arrived(self, event: object) -> None:
+        if isinstance(event, SessionError):
+            self.error.emit(event.message)
+            return
+        signal = self._signals.get(type(event))
+        if signal is None:
+            # SwapDone: the player reports swaps itself (it subscribes to the slot)
+            return
+        signal.emit(event)
+
+    # -- the operator's decisions, off the GUI thread ----------------------------------------
+
+    def approve(self, event_id: int) -> None:
+        """Queue the retraining; `job_queued` or `error` says how it went."""
+        run_in_background(
+            lambda: self.session.approve(event_id),
+            what=f"approving the retraining of drift event {event_id}",
+            failed=lambda exc: self.error.emit(f"The retraining could not be queued: {exc}"),
+        )
+
+    def dismiss(self, event_id: int, expected: bool = False) -> None:
+        run_in_background(
+            lambda: self.session.dismiss(event_id, expected),
+            what=f"dismissing drift event {event_id}",
+            done=lambda _: self.dismissed.emit(event_id),
+            failed=lambda exc: self.error.emit(f"The dismissal was not recorded: {exc}"),
+        )
+
+    def activate(self, model_id: int) -> None:
+        run_in_background(
+            lambda: self.session.activate(model_id),
+            what=f"activating model {model_id}",
+            failed=lambda exc: self.error.emit(f"The model was not activated: {exc}"),
+        )
+
+    def rollback(self) -> None:
+        run_in_background(
+            self.session.rollback,
+            what="rolling back the model",
+            failed=lambda exc: self.error.emit(f"Roll back failed: {exc}"),
+        )

@@ -1,0 +1,157 @@
+"""The live session's part of the main window: the drift banner, the jobs and models panels,
+the Retraining menu, the label review dialog, and a notice for each thing the session reports.
+
+It only wires widgets to the `SessionBridge`; the decisions themselves are the session's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSettings, Qt, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+
+from tvdesk.core.job import Job, JobState
+from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted
+from tvdesk.core.review_folder import ReviewFolder
+from tvdesk.ui.drift_banner import DriftBannerWidget
+from tvdesk.ui.jobs_panel import JobsPanel
+from tvdesk.ui.models_panel import ModelsPanel
+from tvdesk.ui.review_dialog import LabelReviewDialog
+from tvdesk.ui.session_bridge import SessionBridge
+
+if TYPE_CHECKING:
+    from tvdesk.ui.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+AUTO_APPROVE_KEY = "retraining/auto_approve"
+
+
+class SessionView(QObject):
+    """Adds the session's widgets to `window` and connects them to `bridge`."""
+
+    def __init__(self, window: MainWindow, bridge: SessionBridge) -> None:
+        super().__init__(window)
+        self.window = window
+        self.bridge = bridge
+        session = bridge.session
+        self.review: LabelReviewDialog | None = None
+        self.banner = DriftBannerWidget(window)
+        window.central_layout.insertWidget(1, self.banner)
+        self.jobs = JobsPanel(session.db_path, session.data_dir)
+        self.models = ModelsPanel(session.db_path)
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.jobs_dock = window.add_dock("Jobs", self.jobs, bottom)
+        self.models_dock = window.add_dock("Models", self.models, bottom)
+        self._build_menu()
+        self._connect()
+
+    def _build_menu(self) -> None:
+        menu = QMenu("&Retraining", self.window)
+        self.window.menuBar().insertMenu(self.window.view_menu.menuAction(), menu)
+        self.auto_approve = QAction("Approve retraining &automatically", self, checkable=True)
+        self.auto_approve.setToolTip("Queue a retraining for every drift alarm without asking")
+        state = QSettings().value(AUTO_APPROVE_KEY, self.bridge.session.auto_approve)
+        self.auto_approve.setChecked(str(state).lower() == "true")
+        self.on_auto_approve_toggled(self.auto_approve.isChecked())
+        self.auto_approve.toggled.connect(self.on_auto_approve_toggled)
+        menu.addAction(self.auto_approve)
+        review = QAction("&Review labels of the waiting job…", self, shortcut="Ctrl+R")
+        review.triggered.connect(self.on_review_waiting)
+        menu.addAction(review)
+        rollback = QAction("Roll &back the model", self)
+        rollback.triggered.connect(self.bridge.rollback)
+        menu.addAction(rollback)
+
+    def _connect(self) -> None:
+        b, banner, w = self.bridge, self.banner, self.window
+        b.alarm_raised.connect(self.on_alarm_raised)
+        b.alarm_ended.connect(banner.on_alarm_ended)
+        b.job_queued.connect(self.on_job_queued)
+        b.model_promoted.connect(self.on_model_promoted)
+        b.dismissed.connect(banner.on_dismissed)
+        b.error.connect(self.on_error)
+        banner.approve_requested.connect(b.approve)
+        banner.dismiss_requested.connect(b.dismiss)
+        self.jobs.job_finished.connect(self.on_job_finished)
+        self.jobs.review_requested.connect(self.open_review)
+        self.jobs.summary_changed.connect(w.jobs_label.setText)
+        self.jobs.error.connect(w.show_error)
+        self.models.activate_requested.connect(b.activate)
+        self.models.rollback_requested.connect(b.rollback)
+
+    # -- what the session says ---------------------------------------------------------------
+
+    @Slot(object)
+    def on_alarm_raised(self, alarm: AlarmRaised) -> None:
+        self.banner.show_alarm(alarm)
+        if self.bridge.session.auto_approve:
+            self.banner.plan.setText("Approving automatically (Retraining menu)…")
+            self.banner.enable_decision()
+
+    @Slot(object)
+    def on_job_queued(self, queued: JobQueued) -> None:
+        self.banner.on_job_queued(queued)
+        self.jobs.refresh()
+        self.window.show_info(
+            f"Retraining queued as job {queued.job.id} on the {queued.queue} queue."
+        )
+
+    @Slot(object)
+    def on_model_promoted(self, promoted: ModelPromoted) -> None:
+        self.models.refresh()
+        was = f" (was version {promoted.previous.version})" if promoted.previous else ""
+        self.window.show_info(
+            f"Model version {promoted.version.version} is now active{was}; "
+            "the player switches to it between two frames."
+        )
+
+    @Slot(str)
+    def on_error(self, message: str) -> None:
+        self.window.show_error(message)
+        self.banner.enable_decision()
+
+    @Slot(object)
+    def on_job_finished(self, job: Job) -> None:
+        if job.state == JobState.FAILED:
+            self.window.show_error(f"Job {job.id} failed: {job.message}")
+        else:
+            self.window.show_info(f"Job {job.id} {job.state.value}: {job.message}")
+
+    # -- the operator ------------------------------------------------------------------------
+
+    @Slot(bool)
+    def on_auto_approve_toggled(self, checked: bool) -> None:
+        self.bridge.session.auto_approve = checked
+        QSettings().setValue(AUTO_APPROVE_KEY, checked)
+
+    @Slot()
+    def on_review_waiting(self) -> None:
+        waiting = [job for job in self.jobs.jobs if self.jobs.review_waiting(job)]
+        if waiting:
+            self.open_review(waiting[0])
+        else:
+            self.window.show_info("No job is waiting for a label review.")
+
+    @Slot(object)
+    def open_review(self, job: Job) -> None:
+        """The review dialog on `job`'s frames, beside the playing video (not modal)."""
+        if self.review is not None and self.review.isVisible():
+            self.review.raise_()
+            return
+        folder = ReviewFolder.of_job(self.bridge.session.data_dir, job)
+        names = self.window.player.slot.current.names
+        self.review = LabelReviewDialog(folder, names, self.window)
+        self.review.review_finished.connect(
+            lambda: self.window.show_info(
+                f"Labels of job {job.id} saved; the job takes them up within seconds."
+            )
+        )
+        self.review.show()
+
+    def close(self) -> None:
+        self.jobs.close_store()
+        self.models.close_store()
