@@ -27,7 +27,8 @@ def test_card_matches_the_files_beside_it(bundled_model, card):
 
 def test_card_records_the_data_version_that_trained_it(card):
     assert card["data"]["dvc_md5"] == data_version(ROOT / "data.dvc")
-    assert card["training"]["start_from"] == "yolov8n.yaml"  # from scratch, no download
+    first = card["training"]["stages"][0]  # stage 2 fine-tuned stage 1's checkpoint
+    assert first["start_from"] == "yolov8n.yaml"  # from scratch, no download
     assert card["training"]["imgsz"] == 320
 
 
