@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import sys
+import tarfile
 
 from jobs.worker import worker_command
 from tvdesk.config import bundled_model_path, default_data_dir, project_root, resources_dir
@@ -82,3 +84,20 @@ def test_a_bundle_older_than_the_sources_is_stale(tmp_path):
     os.utime(bundle / "tvdesk-worker", (newest - 60, newest - 60))
     assert not build.bundle_is_current(bundle)
     assert not build.bundle_is_current(tmp_path / "missing")
+
+
+def test_the_linux_archive_holds_the_bundle_and_its_desktop_entry(tmp_path):
+    bundle = tmp_path / "tvdesk"
+    (bundle / "_internal").mkdir(parents=True)
+    (bundle / "tvdesk").write_text("")
+
+    archive = build.make_archive(bundle, tmp_path / "tvdesk.tar.gz")
+
+    top = f"tvdesk-{build.project_version()}"
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        desktop = tar.extractfile(f"{top}/tvdesk.desktop").read().decode()
+    assert {f"{top}/tvdesk", f"{top}/tvdesk.png", f"{top}/install-desktop-entry.sh"} <= names
+    assert "Exec=tvdesk gui %f" in desktop and "Icon=tvdesk" in desktop
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert build.archive_path("1.2.3").name == "tvdesk-1.2.3-linux-x86_64.tar.gz"
