@@ -57,6 +57,7 @@ def settle(seconds: float) -> None:
 def shoot(widget: QWidget, name: str) -> None:
     """The widget's window as the X server shows it, at each size."""
     for width, height in SIZES:
+        widget.move(0, 0)  # all of it on the screen: the grab takes what the screen shows
         widget.resize(width, height)
         settle(1.2)  # layouts, a dashboard redraw (10 Hz), thumbnails
         image = widget.screen().grabWindow(widget.winId())

@@ -71,8 +71,8 @@ class EpochChart(QWidget):
         self.curves: dict[str, pg.PlotCurveItem] = {}
         keys_text = []
         for plot, keys, what in (
-            (self.loss_plot, LOSS_KEYS, "Training loss"),
-            (self.map_plot, MAP_KEYS, "validation mAP"),
+            (self.loss_plot, LOSS_KEYS, "loss"),
+            (self.map_plot, MAP_KEYS, "val. mAP"),
         ):
             # No titles or axis names: the key above says what is drawn; the room is the
             # curves'.
@@ -81,10 +81,11 @@ class EpochChart(QWidget):
             for key, colour in zip(keys, COLOURS, strict=False):
                 self.curves[key] = pg.PlotCurveItem(pen=pg.mkPen(colour, width=2))
                 plot.addItem(self.curves[key])
-                short = key.split("/")[1].replace("(B)", "").removesuffix("_loss")
+                short = key.split("/")[1].removesuffix("(B)").removesuffix("_loss")
+                short = short.removeprefix("mAP")
                 names.append(f"<span style='color:{colour}'>■</span> {short}")
             keys_text.append(f"{what} {' '.join(names)}")
-        self.key = QLabel(" · ".join(keys_text) + " — per epoch")
+        self.key = QLabel("Per epoch: " + " · ".join(keys_text), wordWrap=True)
         self.epoch_ranges = [SteppedRange(p, "x") for p in (self.loss_plot, self.map_plot)]
         self.loss_range = SteppedRange(self.loss_plot, "y")
         SteppedRange(self.map_plot, "y").set(0.0, 1.0)
