@@ -16,6 +16,7 @@ from tvdesk.config import Settings, load_settings
 from tvdesk.core.detector import DetectorError, DetectorSlot, OnnxDetector
 from tvdesk.core.live import LiveSession
 from tvdesk.core.registry import Registry, RegistryError
+from tvdesk.core.sources import VideoSource
 from tvdesk.core.store import Store, StoreError, database_path
 from tvdesk.ui.background import wait_for_background
 from tvdesk.ui.log_view import install_file_log
@@ -70,21 +71,28 @@ def run_app(
     scenario: str | None = None,
     source: str | None = None,
     quit_after: float | None = None,
+    *,
+    video: VideoSource | None = None,
+    **session_options: Any,
 ) -> int:
-    """Open the main window on `source` (default: the synthetic camera) until it is closed."""
+    """Open the main window on `source` (default: the synthetic camera), or on an already
+    opened `video`, until it is closed; `session_options` go to `LiveSession`."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("tvdesk")
     app.setOrganizationName("tvdesk")
     settings = load_settings()
     log_file = install_file_log(settings.data_dir)
     try:
-        window = build_window(settings, model, log_file=log_file)
+        window = build_window(settings, model, log_file=log_file, **session_options)
     except (DetectorError, RegistryError, StoreError) as exc:
         logger.exception("tvdesk cannot start")
         QMessageBox.critical(None, "tvdesk cannot start", f"{exc}\n\nDetails: {log_file}")
         raise
     window.show()
-    window.open_spec(source or f"synthetic:{scenario or settings.scenario}")
+    if video is not None:
+        window.player.play(video)
+    else:
+        window.open_spec(source or f"synthetic:{scenario or settings.scenario}")
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), window.close)
     try:
