@@ -236,8 +236,13 @@ def targets(rows: list[LatencyRow], stream: dict, accuracy: list[dict]) -> dict[
             for r in rows
             if r.ultralytics_over_ours and r.model == bundled_model_path().name and r.imgsz == 320
         ),
-        "hot-swap max interval <= 1.25 x median": stream["max_over_median"] <= 1.25,
-        "hot-swap: zero frames lost": stream["frames_lost"] == 0,
+        # A stall only shows where the detector keeps pace with the camera: where it does not,
+        # frames queue up and every interval is a detection, slowed by whatever else runs.
+        "hot-swap max interval <= 1.25 x median (detector keeping pace)": any(
+            s["keeps_pace"] for s in stream
+        )
+        and all(s["max_over_median"] <= 1.25 for s in stream if s["keeps_pace"]),
+        "hot-swap: zero frames lost": all(s["frames_lost"] == 0 for s in stream),
     }
     if accuracy:
         checks["mAP50 rect vs square within 0.01"] = all(
@@ -310,14 +315,18 @@ def main(argv: list[str] | None = None) -> int:
         print(HEADER + "\n" + " " * 53 + "(median/p95)")
         rows = latency(models, with_ultralytics)
         results["latency"] = [asdict(r) for r in rows]
-    stream = {}
+    stream = []
     if "stream" not in args.skip:
-        stream = hot_swap_stream(models[0], real_frames(FRAME_SIZES[0]))
+        for threads in THREADS:
+            run = hot_swap_stream(models[0], real_frames(FRAME_SIZES[0]), threads=threads)
+            run["threads"] = threads
+            run["keeps_pace"] = run["latency_median_ms"] < 2000.0 / run["fps"]
+            stream.append(run)
+            print(
+                f"\nhot-swap stream, {threads} thread(s): "
+                + ", ".join(f"{k} {v}" for k, v in run.items() if not isinstance(v, list))
+            )
         results["hot_swap"] = stream
-        print(
-            "\nhot-swap stream: "
-            + ", ".join(f"{k} {v}" for k, v in stream.items() if not isinstance(v, list))
-        )
     accuracy = []
     if "accuracy" not in args.skip and with_ultralytics:
         sets = args.val or [project_root() / "data" / "base" / "data.yaml"]

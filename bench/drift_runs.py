@@ -17,6 +17,7 @@ from drift_methods import (
 )
 from drift_scenarios import render_stable, stable_days
 from scipy.stats import ks_2samp
+from world_model import NuisanceProcess, WorldModel
 
 from tvdesk.config import bundled_model_path
 from tvdesk.core.detections import Detections
@@ -29,7 +30,6 @@ from tvdesk.core.drift import (
     ReferenceProfile,
     world_render,
 )
-from tvdesk.core.drift.world_model import NuisanceProcess, WorldModel
 from tvdesk.core.synth import SceneRenderer
 from tvdesk.core.synth.vehicles import sample_traffic
 

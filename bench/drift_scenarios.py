@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import world_render
 from drift_methods import feature_matrix
+from world_model import NuisanceProcess, WorldModel
 
 from tvdesk.config import project_root
-from tvdesk.core.drift import world_render
 from tvdesk.core.drift.features import FEATURES_VERSION
-from tvdesk.core.drift.world_model import NuisanceProcess, WorldModel
 
 logger = logging.getLogger(__name__)
 

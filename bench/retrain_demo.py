@@ -28,14 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tvdesk.config import bundled_model_path, project_root
+from tvdesk.config import RetrainSettings, bundled_model_path, project_root
 from tvdesk.core.capture import CaptureBuffer
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift_event import DriftEvent
 from tvdesk.core.pipeline import FrameLoop
 from tvdesk.core.registry import Registry, pt_path
 from tvdesk.core.retrain.context import request_retrain
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
 from tvdesk.core.synth.camera import scenario

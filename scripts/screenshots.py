@@ -77,7 +77,7 @@ def isolate(home: Path) -> None:
 
 def retrain_settings(home: Path):
     """A real but small retraining: oracle labels, a small base set, a few epochs."""
-    from tvdesk.core.retrain.settings import RetrainSettings
+    from tvdesk.config import RetrainSettings
     from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
     base = write_dataset(home / "base-small", DatasetSpec(train=40, val=12))

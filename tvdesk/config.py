@@ -1,23 +1,27 @@
 """Typed settings and the paths tvdesk uses: one place for defaults, validation and locations.
 
 Behaviour settings live in `settings.toml` in the app data folder; unknown keys are an error
-so a typo never silently falls back to a default. UI state (window geometry, recent files)
-is the UI's business (QSettings), not this file's.
+so a typo never silently falls back to a default. The `[retrain]` table holds the defaults of
+a retraining (`RetrainSettings`). UI state (window geometry, recent files) is the UI's
+business (QSettings), not this file's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 APP_NAME = "tvdesk"
 BUNDLED_MODEL_NAME = "tvdesk-base"
+LABELERS = ("oracle", "teacher", "import", "review")
 
 
 class SettingsError(ValueError):
@@ -44,6 +48,67 @@ def default_data_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
 
 
+@dataclass(frozen=True)
+class RetrainSettings:
+    """Defaults of one retraining; a job stores the values it ran with in its params."""
+
+    labeler: str = field(default="oracle", metadata={"help": f"one of {', '.join(LABELERS)}"})
+    label_budget: int = field(default=200, metadata={"help": "frames chosen for labelling"})
+    import_dir: str = field(default="", metadata={"help": "YOLO folder for the import labeler"})
+    replay: int = field(default=150, metadata={"help": "base images mixed in against forgetting"})
+    val_fraction: float = field(default=0.2, metadata={"help": "share of new frames held out"})
+    epochs: int = field(default=10, metadata={"help": "fine-tuning epochs"})
+    imgsz: int = field(default=320, metadata={"help": "training and evaluation image size"})
+    batch: int = field(default=16, metadata={"help": "training batch size"})
+    patience: int = field(default=5, metadata={"help": "epochs without improvement to stop"})
+    seed: int = field(default=0, metadata={"help": "seed of selection, split and training"})
+    device: str = field(default="cpu", metadata={"help": "torch device: cpu, 0 (first GPU)..."})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads (1 spares the player)"})
+    min_gain: float = field(default=0.02, metadata={"help": "mAP50 gain needed on drifted data"})
+    max_base_loss: float = field(default=0.03, metadata={"help": "mAP50 loss allowed on base"})
+    base_data: str = field(
+        default="", metadata={"help": "base dataset's data.yaml ('' = render it in the app data)"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.labeler not in LABELERS:
+            raise SettingsError(
+                f"labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}"
+            )
+        if self.labeler == "import" and not self.import_dir:
+            raise SettingsError("the import labeler needs a YOLO folder: give --import-dir")
+        for name in ("label_budget", "epochs", "imgsz", "batch"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be 1 or more, got {getattr(self, name)}")
+        if self.replay < 0 or self.threads < 0 or self.patience < 1:
+            raise SettingsError("replay and threads must be 0 or more, patience 1 or more")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise SettingsError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RetrainSettings:
+        """Settings from a job's params; unknown keys are an error, missing ones default."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingsError(
+                f"unknown retraining setting(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> RetrainSettings:
+        """A copy with the non-None values of `changes` applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def base_data_yaml(self) -> Path | None:
+        return Path(self.base_data) if self.base_data else None
+
+
 @dataclass
 class Settings:
     """Behaviour settings with their defaults; each field's metadata says what it is for."""
@@ -65,10 +130,22 @@ class Settings:
         default=1,
         metadata={"help": "ONNX Runtime intra-op threads (1 leaves a core for capture and the UI)"},
     )
+    auto_approve: bool = field(
+        default=False,
+        metadata={"help": "queue a retraining for every drift alarm without asking the operator"},
+    )
+    retrain: RetrainSettings = field(
+        default_factory=RetrainSettings,
+        metadata={"help": "the [retrain] table: defaults of every retraining"},
+    )
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
         self.model_path = Path(self.model_path).expanduser()
+        if isinstance(self.retrain, dict):
+            self.retrain = RetrainSettings.from_dict(self.retrain)
+        if not isinstance(self.auto_approve, bool):
+            raise SettingsError(f"auto_approve must be true or false, got {self.auto_approve!r}")
         if not 0.0 <= self.confidence <= 1.0:
             raise SettingsError(f"confidence must be between 0 and 1, got {self.confidence}")
         if not 0.0 < self.iou <= 1.0:
@@ -85,9 +162,13 @@ class Settings:
         return self.data_dir / "settings.toml"
 
 
+def settings_path() -> Path:
+    return default_data_dir() / "settings.toml"
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Defaults, overridden by the settings file if there is one."""
-    path = path or default_data_dir() / "settings.toml"
+    path = path or settings_path()
     if not path.exists():
         return Settings()
     try:
@@ -100,4 +181,49 @@ def load_settings(path: Path | None = None) -> Settings:
         raise SettingsError(
             f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except (SettingsError, TypeError) as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the values that differ from the defaults (so new defaults reach old files)."""
+    path = path or settings_path()
+    defaults = Settings(data_dir=default_data_dir())
+    lines = [
+        f"{name} = {_toml_value(value)}"
+        for name, value in _changed(settings, defaults).items()
+        if name != "retrain"
+    ]
+    retrain = _changed(settings.retrain, defaults.retrain)
+    if retrain:
+        lines += ["", "[retrain]"] + [f"{k} = {_toml_value(v)}" for k, v in retrain.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(path)
+    return path
+
+
+def update_settings(path: Path | None = None, **changes: Any) -> Settings:
+    """Change some settings in the settings file, keeping the rest as the file has them."""
+    updated = replace(load_settings(path), **changes)
+    save_settings(updated, path)
+    return updated
+
+
+def _changed(values: Any, defaults: Any) -> dict[str, Any]:
+    return {
+        f.name: getattr(values, f.name)
+        for f in fields(values)
+        if getattr(values, f.name) != getattr(defaults, f.name)
+    }
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string

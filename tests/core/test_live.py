@@ -13,6 +13,7 @@ import pytest
 
 from jobs.queue import open_queue
 from jobs.retraining import approve_retraining
+from tvdesk.config import RetrainSettings
 from tvdesk.core.capture import stored_indices
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift import DriftMonitor
@@ -26,7 +27,6 @@ from tvdesk.core.live import (
 )
 from tvdesk.core.pipeline import FrameLoop
 from tvdesk.core.registry import Candidate, version_profile
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
 from tvdesk.core.synth.camera import Scenario, Segment

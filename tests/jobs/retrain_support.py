@@ -19,13 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tvdesk.config import project_root
+from tvdesk.config import RetrainSettings, project_root
 from tvdesk.core.capture import CaptureBuffer
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift_event import DriftEvent
 from tvdesk.core.job import Job
 from tvdesk.core.pipeline import FrameLoop
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset

@@ -7,11 +7,10 @@ import pytest
 from huey import MemoryHuey
 
 from jobs.queue import JobQueue
-from tvdesk.config import SettingsError
+from tvdesk.config import RetrainSettings, SettingsError
 from tvdesk.core.job import JobState
 from tvdesk.core.retrain.context import KIND, cancel_job
 from tvdesk.core.retrain.gate import decide
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.store import Store
 
 

@@ -9,8 +9,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
 
 from jobs.retraining import approve_retraining
-from tvdesk.config import Settings
-from tvdesk.core.retrain.settings import RetrainSettings
+from tvdesk.config import RetrainSettings, Settings
 from tvdesk.ui.app import build_window, close_window
 
 TINY_RETRAIN = RetrainSettings(epochs=1, label_budget=8, replay=8, imgsz=64, batch=4)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from tvdesk.config import RetrainSettings
 from tvdesk.core.drift_event import DriftEvent
 from tvdesk.core.job import JobState
 from tvdesk.core.labelers import REVIEW_DONE
 from tvdesk.core.retrain.context import JobContext, request_retrain
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.review_folder import job_review_folder
 from tvdesk.core.store import Store
 from tvdesk.ui.jobs_panel import JobsPanel
@@ -88,6 +88,17 @@ def test_a_job_waiting_for_review_offers_the_review(qtbot, store, job, panel, is
     assert requested.args[0].id == job.id
     (labels.parent / REVIEW_DONE).write_text("")
     qtbot.waitUntil(lambda: not panel.detail.review_button.isEnabled(), timeout=3000)
+
+
+def test_a_failed_job_turns_to_its_log_with_the_reason(qtbot, store, job, panel, isolated_home):
+    ctx = JobContext(store, isolated_home, job.id)
+    ctx.begin("train")
+    qtbot.waitUntil(lambda: panel.table.item(0, 1).text() == "running", timeout=3000)
+    assert panel.detail.tabs.currentWidget() is panel.detail.chart
+    with qtbot.waitSignal(panel.job_finished, timeout=5000):
+        ctx.fail(RuntimeError("the dataset has no images"))
+    qtbot.waitUntil(lambda: panel.detail.tabs.currentWidget() is panel.detail.log, timeout=3000)
+    assert "the dataset has no images" in panel.detail.message.text()
 
 
 def job_progress(store: Store, job_id: int) -> float:

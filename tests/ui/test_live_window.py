@@ -8,16 +8,16 @@ import json
 import shutil
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from ui_support import DAY_NIGHT
 
 from jobs.queue import open_queue
+from tvdesk.config import load_settings, settings_path
 from tvdesk.core.job import JobState
 from tvdesk.core.registry import Candidate, Registry
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
-from tvdesk.ui.session_view import AUTO_APPROVE_KEY
+from tvdesk.ui.app import build_window, close_window
 
 
 def wait_frames(qtbot, window, more: int, timeout: int = 60000) -> None:
@@ -96,9 +96,17 @@ def test_a_failed_decision_is_a_notice_with_the_detail_in_the_log(qtbot, live_wi
     assert window.log_dock.isVisible()
 
 
-def test_the_auto_approve_switch_sets_the_session_and_is_remembered(live_window):
+def test_the_auto_approve_switch_sets_the_session_and_the_settings_file(qtbot, live_window):
     view = live_window.session_view
     assert not view.auto_approve.isChecked() and not view.bridge.session.auto_approve
     view.auto_approve.trigger()
     assert view.bridge.session.auto_approve
-    assert QSettings().value(AUTO_APPROVE_KEY) in (True, "true")
+    assert load_settings().auto_approve
+    assert "auto_approve = true" in settings_path().read_text()
+    next_start = build_window(load_settings(), poll_s=0.2)
+    qtbot.addWidget(next_start)
+    try:
+        assert next_start.session_view.auto_approve.isChecked()
+        assert next_start.player.session.auto_approve
+    finally:
+        close_window(next_start)

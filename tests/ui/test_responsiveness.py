@@ -14,9 +14,8 @@ import signal
 import pytest
 from ui_support import DAY_NIGHT, LatenessProbe, cpu_contention, write_720p_clip
 
-from tvdesk.config import Settings
+from tvdesk.config import RetrainSettings, Settings
 from tvdesk.core.job import JobState
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset

@@ -14,10 +14,9 @@ import os
 import time
 from pathlib import Path
 
-from tvdesk.config import bundled_model_path, default_data_dir
+from tvdesk.config import LABELERS, RetrainSettings, bundled_model_path, default_data_dir
 from tvdesk.core.demo import DemoOptions, HeadlessDemo, TimedEvent
 from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted, SessionError, SwapDone
-from tvdesk.core.retrain.settings import LABELERS, RetrainSettings
 
 logger = logging.getLogger(__name__)
 

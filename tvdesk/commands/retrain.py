@@ -6,9 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
-from tvdesk.config import default_data_dir
+from tvdesk.config import LABELERS, default_data_dir, load_settings
 from tvdesk.core.capture import find_capture
-from tvdesk.core.retrain.settings import LABELERS, RetrainSettings
 from tvdesk.core.store import Store, StoreError
 
 WAIT_POLL_S = 1.0
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from jobs.retraining import approve_retraining
 
     data_dir = default_data_dir()
-    settings = RetrainSettings().with_changes(
+    settings = load_settings().retrain.with_changes(
         labeler=args.labeler,
         import_dir=args.import_dir,
         label_budget=args.budget,

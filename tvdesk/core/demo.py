@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tvdesk.config import RetrainSettings
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift.status import DriftConfig, DriftStatus
 from tvdesk.core.live import (
@@ -28,7 +29,6 @@ from tvdesk.core.live import (
     SwapDone,
 )
 from tvdesk.core.pipeline import FrameLoop, FrameResult
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.selection import match_boxes
 from tvdesk.core.sources import PlaylistSource, SyntheticSource, VideoSource
 from tvdesk.core.synth.camera import Scenario, Segment

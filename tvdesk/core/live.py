@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tvdesk.config import default_data_dir
+from tvdesk.config import RetrainSettings, default_data_dir
 from tvdesk.core.capture import CaptureBuffer, load_frame, stored_indices
 from tvdesk.core.detector import DetectorSlot, SwapEvent
 from tvdesk.core.drift import DriftMonitor
@@ -42,7 +42,6 @@ from tvdesk.core.model_version import ModelVersion
 from tvdesk.core.pipeline import FrameConsumer, FrameObserver, FrameResult, LoopOutcome
 from tvdesk.core.recorder import SessionRecorder
 from tvdesk.core.registry import Registry, RegistryError, version_profile
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.sources import SourceInfo
 from tvdesk.core.store import Store, StoreWriter
 from tvdesk.core.store.connection import database_path

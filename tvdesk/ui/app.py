@@ -42,7 +42,8 @@ def build_window(
 ) -> MainWindow:
     """The main window with its player and live session on `model` (default: the active one).
 
-    `session_options` go to `LiveSession` (retrain settings, approve_fn, poll_s...); approving
+    `session_options` go to `LiveSession` (approve_fn, poll_s...; retrain settings and
+    auto-approve default to the settings file's); approving
     queues on the settings' queue and starts a local worker when none runs.
     """
     detector = OnnxDetector(
@@ -53,6 +54,8 @@ def build_window(
     )
     slot = DetectorSlot(detector)
     session_options.setdefault("approve_fn", approve_retraining)
+    session_options.setdefault("retrain", settings.retrain)
+    session_options.setdefault("auto_approve", settings.auto_approve)
     session = LiveSession(slot, data_dir=settings.data_dir, **session_options)
     player = PlayerController(slot, settings, session)
     return MainWindow(player, SessionBridge(session), log_file)

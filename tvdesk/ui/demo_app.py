@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tvdesk.config import RetrainSettings
 from tvdesk.core.demo import DemoOptions, demo_source
 from tvdesk.core.drift.status import DriftConfig
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.ui.app import run_app
 
 

@@ -1,5 +1,6 @@
 """One job in detail: each stage with its progress bar, the training's epoch curves (loss and
-mAP) as they come, its log, and Cancel / Review labels."""
+mAP) as they come and its log (two tabs, so that each has the room), and Cancel / Review
+labels."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -156,15 +158,19 @@ class JobDetailWidget(QWidget):
         column.addLayout(stages)
         column.addStretch(1)
         column.addLayout(buttons)
+        self.tabs = QTabWidget(documentMode=True)
+        self.tabs.addTab(self.chart, "&Epoch curves")
+        self.tabs.addTab(self.log, "Job &log")
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(self.chart)
-        split.addWidget(self.log)
-        split.setSizes([330, 420, 330])
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 1)
+        split.setSizes([330, 750])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
         self._log_lines: tuple[str, ...] = ()
+        self.job_failed_shown: int | None = None
         self.show_job(None, [], review_waiting=False)
 
     def show_job(self, job: Job | None, log: Sequence[str], *, review_waiting: bool) -> None:
@@ -177,6 +183,9 @@ class JobDetailWidget(QWidget):
             self.message.clear()
             self._show_log(())
             return
+        if job.state == JobState.FAILED and self.job_failed_shown != job.id:
+            self.job_failed_shown = job.id
+            self.tabs.setCurrentWidget(self.log)  # the reason is in the log
         self.heading.setText(describe_job(job))
         self.message.setText(job.message)
         for name, (fraction, word) in stage_fractions(job).items():

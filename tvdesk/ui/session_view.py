@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSettings, Qt, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
+from tvdesk.config import SettingsError, update_settings
 from tvdesk.core.job import Job, JobState
 from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted
 from tvdesk.core.review_folder import ReviewFolder
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from tvdesk.ui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
-
-AUTO_APPROVE_KEY = "retraining/auto_approve"
 
 
 class SessionView(QObject):
@@ -54,9 +53,7 @@ class SessionView(QObject):
         self.window.menuBar().insertMenu(self.window.view_menu.menuAction(), menu)
         self.auto_approve = QAction("Approve retraining &automatically", self, checkable=True)
         self.auto_approve.setToolTip("Queue a retraining for every drift alarm without asking")
-        state = QSettings().value(AUTO_APPROVE_KEY, self.bridge.session.auto_approve)
-        self.auto_approve.setChecked(str(state).lower() == "true")
-        self.on_auto_approve_toggled(self.auto_approve.isChecked())
+        self.auto_approve.setChecked(self.bridge.session.auto_approve)
         self.auto_approve.toggled.connect(self.on_auto_approve_toggled)
         menu.addAction(self.auto_approve)
         review = QAction("&Review labels of the waiting job…", self, shortcut="Ctrl+R")
@@ -125,8 +122,16 @@ class SessionView(QObject):
 
     @Slot(bool)
     def on_auto_approve_toggled(self, checked: bool) -> None:
+        """Takes effect at once and is kept in the settings file for the next start."""
         self.bridge.session.auto_approve = checked
-        QSettings().setValue(AUTO_APPROVE_KEY, checked)
+        try:
+            update_settings(auto_approve=checked)
+        except (OSError, SettingsError) as exc:
+            logger.warning("auto-approve not saved: %s", exc)
+            self.window.show_error(
+                f"Auto-approve is {'on' if checked else 'off'} for now, "
+                f"but could not be saved: {exc}"
+            )
 
     @Slot()
     def on_review_waiting(self) -> None:

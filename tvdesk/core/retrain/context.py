@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tvdesk.config import RetrainSettings
 from tvdesk.core.drift_event import DriftEvent
 from tvdesk.core.job import Job, JobState
-from tvdesk.core.retrain.settings import RetrainSettings
 from tvdesk.core.store import Store, StoreError
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from tvdesk.core.synth.backdrop import Backdrop, build_backdrop
 from tvdesk.core.synth.conditions import Conditions
@@ -198,15 +197,16 @@ class SceneRenderer:
         boxes, classes = [], []
         min_w, min_h = (v * self.camera.scale for v in MIN_BOX_PX)
         visible_counts = np.bincount(ids.ravel(), minlength=len(layers.class_ids) + 1)
-        extents = ndimage.find_objects(ids, max_label=len(layers.class_ids))
-        for i, (class_id, extent) in enumerate(zip(layers.class_ids, extents, strict=True)):
+        for i, class_id in enumerate(layers.class_ids):
             full = layers.areas[i]
-            if extent is None or full <= 0 or visible_counts[i + 1] < MIN_VISIBLE_SHARE * full:
+            if full <= 0 or visible_counts[i + 1] < MIN_VISIBLE_SHARE * full:
                 continue
-            rows, cols = extent
-            if cols.stop - cols.start < min_w or rows.stop - rows.start < min_h:
+            # The extent of the pixels left visible (one mask per vehicle: about as fast as
+            # scipy.ndimage.find_objects, and the player needs no SciPy).
+            x, y, w, h = cv2.boundingRect((ids == i + 1).view(np.uint8))
+            if w < min_w or h < min_h:
                 continue
-            boxes.append((cols.start, rows.start, cols.stop, rows.stop))
+            boxes.append((x, y, x + w, y + h))
             classes.append(class_id)
         return GroundTruth(np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int64))
 
