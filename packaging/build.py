@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "packaging" / "tvdesk.spec"
 OUT = ROOT / "build" / "pyinstaller"
 DIST, WORK = OUT / "dist", OUT / "work"
+HEADLESS_OPENCV = OUT / "opencv-headless"
 PARTS = WORK / "tvdesk" / "parts.json"  # the spec writes it in its work folder
 BUNDLE = DIST / "tvdesk"
 REPORT = OUT / "build-report.json"
@@ -113,9 +115,40 @@ def bundle_is_current(bundle: Path = BUNDLE) -> bool:
     return min(p.stat().st_mtime for p in exes) > newest_source_mtime()
 
 
+def headless_opencv(target: Path = HEADLESS_OPENCV) -> Path:
+    """OpenCV without its GUI (and its Qt 5) for the bundle, the same version as installed.
+
+    The player never opens an OpenCV window, Ultralytics needs none either, and
+    `opencv-python` brings a second Qt (24 MB) into the app. pip cannot keep both OpenCV
+    packages in one environment (they write the same `cv2/`), so the headless one is
+    unpacked into the build folder, where the spec finds it first.
+    """
+    version = metadata.version("opencv-python")
+    stamp = target / f"opencv-python-headless-{version}"
+    if not stamp.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--target",
+                str(target),
+                f"opencv-python-headless=={version}",
+            ],
+            check=True,
+        )
+        stamp.write_text("")
+    return target
+
+
 def run_pyinstaller() -> float:
     """Build the bundle from the spec; returns the seconds it took."""
     started = time.monotonic()
+    env = {**os.environ, "TVDESK_BUNDLE_OPENCV": str(headless_opencv())}
     subprocess.run(
         [
             sys.executable,
@@ -132,6 +165,7 @@ def run_pyinstaller() -> float:
         ],
         check=True,
         cwd=ROOT,
+        env=env,
     )
     return time.monotonic() - started
 

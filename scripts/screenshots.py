@@ -4,9 +4,9 @@
 
 It runs the real thing in a fresh app data folder: the synthetic camera turns from day to
 night, the drift alarm raises the banner, the retraining is approved and trains in the local
-worker process the app starts, the promoted model appears in the models panel, and the
-review dialog opens on the alarm's frames with the teacher's pre-labels. Each view is saved
-at 1280x800 and 1920x1080 as docs/screenshots/<view>-<width>x<height>.png.
+worker process the app starts, the promoted model appears in the models panel and plays the
+night, and the review dialog opens on the alarm's frames with the teacher's pre-labels. Each
+view is saved at 1280x800 and 1920x1080 as docs/screenshots/<view>-<width>x<height>.png.
 """
 
 from __future__ import annotations
@@ -143,6 +143,15 @@ def training(window, home: Path) -> None:
     shoot(window, "models")
 
 
+def after_swap(window) -> None:
+    """The night goes on with the new model: its boxes, and the drift charts measured against
+    the new version's own reference (night is its training data, so no longer drift)."""
+    shown = window.frames_shown
+    wait_until(lambda: window.frames_shown > shown + 80, 600, "night frames with the new model")
+    window.session_view.models_dock.raise_()
+    shoot(window, "after-swap")
+
+
 def review(window, home: Path) -> None:
     """The review dialog on the alarm's frames where the teacher (the active model) finds the
     most vehicles, as a `review` labeler would have prepared them."""
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         alarm_and_banner(window)
         training(window, home)
+        after_swap(window)
         review(window, home)
     finally:
         close_window(window)

@@ -41,6 +41,8 @@ class TrainParams:
     workers: int = 2
     device: str = "cpu"
     threads: int = 0  # torch CPU threads; 0 = all cores (Ultralytics alone would leave one idle)
+    freeze: int = 0  # the first layers kept as they are (10 = YOLOv8's backbone)
+    warmup_epochs: float = 3.0  # Ultralytics' learning-rate warm-up (its default)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +90,8 @@ def train(
             imgsz=params.imgsz,
             batch=params.batch,
             patience=params.patience,
+            freeze=params.freeze,
+            warmup_epochs=params.warmup_epochs,
             seed=params.seed,
             deterministic=True,
             workers=params.workers,

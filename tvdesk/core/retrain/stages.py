@@ -133,6 +133,8 @@ def train(ctx: JobContext) -> None:
         workers=1,
         device=s.device,
         threads=s.threads,
+        freeze=s.freeze,
+        warmup_epochs=s.warmup_epochs,
     )
     epochs: list[dict] = []
 
