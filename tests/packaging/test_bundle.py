@@ -1,8 +1,9 @@
 """Smoke test of the built installer bundle, run from a read-only install folder.
 
 The frozen `tvdesk` plays the synthetic camera headless and opens its window offscreen, two
-instances share one database without harm, and the frozen `tvdesk-worker` runs a tiny
-retraining end to end from the local queue; afterwards the install folder is exactly as it was.
+instances share one database without harm, and `tvdesk worker` (which hands over to the frozen
+`tvdesk-worker`, the executable with the training stack) runs a tiny retraining end to end from
+the local queue; afterwards the install folder is exactly as it was.
 
 Building the bundle takes longer than the whole suite may (docs/installer.md has the figure), so
 these tests use a bundle already built from the current sources, build one when
@@ -155,11 +156,12 @@ def test_the_install_folder_is_left_as_it_was(bundle, install_snapshot):
 
 @contextlib.contextmanager
 def _frozen_worker(bundle: Path, home: Path) -> Iterator[Path]:
-    """The bundle's `tvdesk-worker` for data folder `home`; yields its log, stops it after."""
+    """`tvdesk worker` of the bundle for data folder `home` (it replaces itself with the
+    bundle's `tvdesk-worker`); yields its log, stops it after."""
     log_path = home / "worker-frozen.log"
     with open(log_path, "ab") as log:
         worker = subprocess.Popen(
-            [str(bundle / "tvdesk-worker")],
+            [str(bundle / "tvdesk"), "worker"],
             env=frozen.frozen_env(home),
             cwd=home,
             stdout=log,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.worker import run_worker
+    from jobs.worker import run_worker, worker_command
 
+    if getattr(sys, "frozen", False):
+        # The installed `tvdesk` has no training stack; its sibling `tvdesk-worker` has.
+        command = worker_command()
+        if os.name == "posix":
+            os.execv(command[0], command)
+        return subprocess.call(command)
     run_worker()
     return 0

@@ -83,10 +83,6 @@ def open_session(path: Path, threads: int, providers: Sequence[str] | None) -> o
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Idle pool threads sleep instead of spinning: the player shares the cores with capture,
-    # drift features, the UI and, during a hot-swap, the next model's load and warm-up
-    # (measured with 2 threads: max frame interval during swaps 92 -> 57 ms, same latency).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=choose_providers(path, providers))
     except ort_errors.InvalidProtobuf as exc:
