@@ -1,0 +1,50 @@
+"""A fine-tune with the backbone frozen (the retraining default) changes the neck and head only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
+
+pytest.importorskip("ultralytics", reason="training needs the 'train' extra")
+
+BACKBONE_LAYERS = 10  # YOLOv8: model.0 ... model.9
+
+
+def _parameters(weights) -> dict:
+    import torch
+
+    model = torch.load(weights, map_location="cpu", weights_only=False)["model"].float()
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def _in_backbone(name: str) -> bool:
+    return int(name.split(".")[1]) < BACKBONE_LAYERS
+
+
+@pytest.mark.slow
+def test_a_frozen_fine_tune_keeps_the_backbone_and_trains_the_head(tmp_path, monkeypatch):
+    from tvdesk.training.trainer import TrainParams, train
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
+    data = write_dataset(tmp_path / "ds", DatasetSpec(train=8, val=4, width=256, height=144))
+    tiny = dict(epochs=1, imgsz=64, batch=4, threads=1, workers=0)
+    start = train(data, tmp_path / "start", TrainParams(**tiny)).best_weights
+    tuned = train(
+        data,
+        tmp_path / "tuned",
+        TrainParams(start_from=str(start), freeze=BACKBONE_LAYERS, warmup_epochs=0.0, **tiny),
+    ).best_weights
+
+    before, after = _parameters(start), _parameters(tuned)
+    assert before.keys() == after.keys()
+    moved = {
+        name: float((after[name] - before[name]).abs().max())
+        for name in before
+        if before[name].numel()
+    }
+    backbone = [m for name, m in moved.items() if _in_backbone(name)]
+    rest = [m for name, m in moved.items() if not _in_backbone(name)]
+    assert backbone and rest
+    assert max(backbone) <= 1e-3  # unchanged, up to the checkpoint's float16 rounding
+    assert max(rest) > 1e-2  # the neck and head did learn
