@@ -15,6 +15,7 @@ from media import FAST_POLICY, MjpegCamera, wait_for, write_video
 
 from tvdesk.core.sources import (
     FileSource,
+    PlaylistSource,
     SourceError,
     SourceEvent,
     StreamSource,
@@ -58,6 +59,26 @@ def test_file_frames_come_in_order_with_index_time_and_info(clip):
     assert frames[10].timestamp == pytest.approx(0.5)
     assert not frames[0].image.flags.writeable
     assert all(f.capture_ms >= 0 for f in frames)
+
+
+def test_playlist_plays_the_files_in_order_as_one_stream(tmp_path):
+    first = write_video(tmp_path / "day.avi", frames=10)
+    second = write_video(tmp_path / "night.avi", frames=6)
+    with PlaylistSource([first, second]) as source:
+        frames = read_all(source)
+    assert [f.index for f in frames] == list(range(16))
+    assert [level(f.image) for f in frames] == list(range(10)) + list(range(6))
+    assert frames[10].timestamp == pytest.approx(0.5)  # 10 frames at 20 fps before it
+
+
+def test_playlist_can_play_its_last_file_again_and_again(tmp_path):
+    first = write_video(tmp_path / "day.avi", frames=4)
+    second = write_video(tmp_path / "night.avi", frames=3)
+    with PlaylistSource([first, second], repeat_last=True) as source:
+        frames = read_all(source, limit=13)
+    assert [level(f.image) for f in frames] == [0, 1, 2, 3] + [0, 1, 2] * 3
+    assert [f.index for f in frames] == list(range(13))
+    assert np.all(np.diff([f.timestamp for f in frames]) > 0)
 
 
 def test_file_seek_skip_and_loop(clip):

@@ -72,9 +72,10 @@ def demo_scenario(day_s: float, fade_s: float) -> Scenario:
 
 
 def demo_source(options: DemoOptions) -> VideoSource:
-    """The real clips one after another, or the synthetic camera from day into night."""
+    """The real clips one after another (the last one again and again, as the night goes on
+    while the retraining runs), or the synthetic camera from day into night."""
     if options.videos:
-        return PlaylistSource(options.videos)
+        return PlaylistSource(options.videos, repeat_last=True)
     scenario = demo_scenario(options.day_s, options.fade_s)
     return SyntheticSource(scenario, fps=options.fps, seed=options.seed)
 
