@@ -46,5 +46,6 @@ def test_a_frozen_fine_tune_keeps_the_backbone_and_trains_the_head(tmp_path, mon
     backbone = [m for name, m in moved.items() if _in_backbone(name)]
     rest = [m for name, m in moved.items() if not _in_backbone(name)]
     assert backbone and rest
-    assert max(backbone) <= 1e-3  # unchanged, up to the checkpoint's float16 rounding
-    assert max(rest) > 1e-2  # the neck and head did learn
+    # Checkpoints hold float16 values; a parameter nothing updated comes back bit for bit.
+    assert max(backbone) == 0.0
+    assert sum(m > 0.0 for m in rest) > len(rest) // 2  # the neck and head did learn (88 of 103)
