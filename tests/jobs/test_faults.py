@@ -21,6 +21,7 @@ from retrain_support import (
 from jobs.queue import QueueUnavailableError, open_queue
 from jobs.worker import local_worker_running
 from tvdesk.commands import retrain
+from tvdesk.config import Settings, save_settings
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.job import JobState
 from tvdesk.core.pipeline import FrameLoop
@@ -61,12 +62,13 @@ def test_killed_worker_fails_the_job_and_leaves_the_registry_untouched(
 
 
 def test_a_training_error_fails_the_job_with_its_text(
-    isolated_home, store, captured, base_yaml, capsys, monkeypatch
+    isolated_home, store, captured, base_yaml, capsys
 ):
-    """Through `tvdesk retrain --wait`, which also starts the local worker process."""
+    """Through `tvdesk retrain --wait`, which also starts the local worker process; the tiny
+    training comes from the settings file's [retrain] table."""
     active = Registry(store, isolated_home).active()
     active.path.with_name("model.pt").write_bytes(b"this is not a checkpoint")
-    monkeypatch.setattr(retrain, "RetrainSettings", lambda: tiny_settings(base_yaml))
+    save_settings(Settings(retrain=tiny_settings(base_yaml)))
     try:
         code = run_command(
             retrain, "retrain", "--event", "1", "--capture", str(captured[0]), "--wait"

@@ -5,9 +5,9 @@ instances share one database without harm, and `tvdesk worker` (which hands over
 `tvdesk-worker`, the executable with the training stack) runs a tiny retraining end to end from
 the local queue; afterwards the install folder is exactly as it was.
 
-Building the bundle takes longer than the whole suite may (docs/installer.md has the figure), so
-these tests use a bundle already built from the current sources, build one when
-TVDESK_BUILD_BUNDLE=1, and otherwise skip saying how to get one.
+The bundle is built when TVDESK_BUILD_BUNDLE=1 (as `make test` and CI set it) and it is older
+than the sources (about 6 min); otherwise the tests use a bundle already built from the current
+sources, or skip saying how to get one.
 """
 
 from __future__ import annotations
