@@ -50,9 +50,12 @@ def test_the_gate_promotes_only_a_real_improvement():
     same = {"drift": {"map50": 0.41}, "base": {"map50": 0.90}}
     assert decide(better, active, min_gain=0.02, max_base_loss=0.03).promote
     kept = decide(forgetful, active, min_gain=0.02, max_base_loss=0.03)
-    assert not kept.promote and "loses 0.100 mAP50 on the base data" in kept.reason
+    assert not kept.promote and "loses 0.1000 mAP50 on the base data" in kept.reason
     flat = decide(same, active, min_gain=0.02, max_base_loss=0.03)
-    assert not flat.promote and "gains +0.010 mAP50" in flat.reason
+    assert not flat.promote and "gains +0.0100 mAP50" in flat.reason
+    just_short = {"drift": {"map50": 0.4197}, "base": {"map50": 0.90}}
+    short = decide(just_short, active, min_gain=0.02, max_base_loss=0.03)
+    assert not short.promote and "gains +0.0197 mAP50 on the drifted data, 0.020" in short.reason
 
 
 def test_settings_reject_what_cannot_work():

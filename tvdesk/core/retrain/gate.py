@@ -38,7 +38,7 @@ def decide(
     if gain < min_gain:
         return GateDecision(
             False,
-            f"kept the active model: the candidate gains {gain:+.3f} "
+            f"kept the active model: the candidate gains {gain:+.4f} "
             f"mAP50 on the drifted data, {min_gain:.3f} is needed ({figures})",
             gain,
             loss,
@@ -46,7 +46,7 @@ def decide(
     if loss > max_base_loss:
         return GateDecision(
             False,
-            f"kept the active model: the candidate loses {loss:.3f} "
+            f"kept the active model: the candidate loses {loss:.4f} "
             f"mAP50 on the base data, at most {max_base_loss:.3f} is allowed "
             f"({figures})",
             gain,
