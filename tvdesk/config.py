@@ -171,12 +171,10 @@ class Settings:
                 f"inference_threads must be 1 or more, got {self.inference_threads}"
             )
 
-    @property
-    def settings_file(self) -> Path:
-        return self.data_dir / "settings.toml"
-
 
 def settings_path() -> Path:
+    """The settings file: in the default data folder (a `data_dir` set inside it moves the
+    database and models, not the file itself)."""
     return default_data_dir() / "settings.toml"
 
 
