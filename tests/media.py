@@ -1,5 +1,6 @@
-"""Real media the tests make: video files written with OpenCV, and an HTTP MJPEG camera;
-and the waiting and killing that tests of live things need.
+"""Real media the tests make: video files written with OpenCV, an HTTP MJPEG camera, captures
+of a stream through the real frame loop; and the waiting and killing that tests of live things
+need.
 
 The camera is not a fake: it speaks the multipart/x-mixed-replace protocol IP cameras use, over
 a real socket on 127.0.0.1, and FFmpeg reads it as it reads a camera. The test can cut, stall
@@ -20,12 +21,32 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tvdesk.core.sources import ReconnectPolicy
+from tvdesk.core.capture import CaptureBuffer
+from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.pipeline import FrameLoop
+from tvdesk.core.sources import ReconnectPolicy, VideoSource
 
 BOUNDARY = b"frame"
 FAST_POLICY = ReconnectPolicy(
     open_timeout_s=1.0, read_timeout_s=1.0, first_delay_s=0.2, max_delay_s=0.5
 )
+
+
+def capture_stream(
+    source: VideoSource, model: Path, root: Path, frames: int, threads: int | None = None
+) -> CaptureBuffer:
+    """Run `source` through the real frame loop with `model` into a capture buffer at `root`,
+    for `frames` frames (or until the source ends); the buffer comes back flushed and closed."""
+    detector = OnnxDetector(model) if threads is None else OnnxDetector(model, threads=threads)
+    buffer = CaptureBuffer(root)
+    loop = FrameLoop(source, DetectorSlot(detector), consumers=[buffer], every_frame=True)
+    loop.start()
+    while loop.running and loop.frames < frames:
+        time.sleep(0.05)
+    loop.stop(5.0)
+    buffer.flush()
+    buffer.close()
+    return buffer
 
 
 def write_video(

@@ -202,7 +202,7 @@ def load_settings(path: Path | None = None) -> Settings:
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the values that differ from the defaults (so new defaults reach old files)."""
     path = path or settings_path()
-    defaults = Settings(data_dir=default_data_dir())
+    defaults = Settings()
     lines = [
         f"{name} = {_toml_value(value)}"
         for name, value in _changed(settings, defaults).items()

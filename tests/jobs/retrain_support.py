@@ -19,12 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from media import capture_stream
+
 from tvdesk.config import RetrainSettings, project_root
 from tvdesk.core.capture import CaptureBuffer
-from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift_event import DriftEvent
 from tvdesk.core.job import Job
-from tvdesk.core.pipeline import FrameLoop
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
@@ -88,16 +88,7 @@ def capture_day_night(model: Path, root: Path, store: Store, frames: int = 100) 
     """Run the synthetic day->night camera through the frame loop into a capture buffer, and
     pin (and store) a drift event covering the night frames."""
     source = SyntheticSource("day-night", fps=STREAM_FPS, size=(256, 144), paced=False)
-    buffer = CaptureBuffer(root)
-    loop = FrameLoop(
-        source, DetectorSlot(OnnxDetector(model)), consumers=[buffer], every_frame=True
-    )
-    loop.start()
-    while loop.running and loop.frames < frames:
-        time.sleep(0.05)
-    loop.stop(5.0)
-    buffer.flush()
-    buffer.close()
+    capture_stream(source, model, root, frames)
     event = store.drift_events.save(
         DriftEvent(
             start=NIGHT_FROM / STREAM_FPS,

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from media import capture_stream
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
 
 from tvdesk.core.capture import CaptureBuffer
 from tvdesk.core.detections import Detections
-from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.model_version import ModelVersion
-from tvdesk.core.pipeline import FrameLoop, FrameResult, FrameStats
+from tvdesk.core.pipeline import FrameResult, FrameStats
 from tvdesk.core.registry import version_profile
 from tvdesk.core.sources import Frame, SyntheticSource
 from tvdesk.core.synth import SyntheticCamera
@@ -58,16 +58,7 @@ def day_night_results(bundled_model: Path, fps: float = 2.0) -> tuple[DriftMonit
 def capture_frames(model: Path, root: Path, frames: int) -> CaptureBuffer:
     """Run the synthetic day camera through the real loop into a capture buffer at `root`."""
     source = SyntheticSource("day", fps=2.0, size=(320, 180), paced=False)
-    buffer = CaptureBuffer(root)
-    slot = DetectorSlot(OnnxDetector(model, threads=1))
-    loop = FrameLoop(source, slot, consumers=[buffer], every_frame=True)
-    loop.start()
-    while loop.running and loop.frames < frames:
-        time.sleep(0.05)
-    loop.stop(5.0)
-    buffer.flush()
-    buffer.close()
-    return buffer
+    return capture_stream(source, model, root, frames, threads=1)
 
 
 class LatenessProbe(QObject):

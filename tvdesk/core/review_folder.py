@@ -16,6 +16,7 @@ from tvdesk.core import atomic
 from tvdesk.core.capture import FRAMES_FOLDER
 from tvdesk.core.job import Job
 from tvdesk.core.labelers import REVIEW_DONE
+from tvdesk.core.retrain.context import job_workspace
 
 LABELS_FOLDER = "labels"
 
@@ -30,7 +31,7 @@ class ReviewBox:
 
 def job_review_folder(data_dir: Path, job: Job) -> Path:
     """Where the `review` labeler of `job` puts its frames (its work folder's `review`)."""
-    return data_dir / "jobs" / f"job-{job.id}" / "review"
+    return job_workspace(data_dir, job.id) / "review"
 
 
 class ReviewFolder:

@@ -37,6 +37,11 @@ class JobStopped(Exception):  # noqa: N818 - control flow: the job ended, the re
     """The job is finished (cancelled, failed or done early): later stages must not run."""
 
 
+def job_workspace(data_dir: Path, job_id: int) -> Path:
+    """The work folder of job `job_id` under the app data folder."""
+    return data_dir / "jobs" / f"job-{job_id}"
+
+
 class JobContext:
     """The job `job_id` in `store`, its settings, and its work folder under `data_dir`."""
 
@@ -47,7 +52,7 @@ class JobContext:
         self.stage = ""
         self._checked = 0.0
         self.settings = RetrainSettings.from_dict(self.job.params["settings"])
-        self.workspace = data_dir / "jobs" / f"job-{job_id}"
+        self.workspace = job_workspace(data_dir, job_id)
         self.workspace.mkdir(parents=True, exist_ok=True)
 
     @property

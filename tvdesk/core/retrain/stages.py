@@ -36,6 +36,7 @@ from tvdesk.core.onnx_detector import OnnxDetector
 from tvdesk.core.registry import Candidate, Registry, pt_path
 from tvdesk.core.retrain.context import JobContext, JobStopped
 from tvdesk.core.retrain.gate import decide
+from tvdesk.core.review_folder import job_review_folder
 from tvdesk.core.selection import select_frames
 
 logger = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def _labeler(ctx: JobContext) -> Labeler:
         return ImportLabeler(Path(ctx.settings.import_dir))
     teacher = TeacherLabeler(_active_detector(ctx))
     if name == "review":
-        return ReviewLabeler(ctx.workspace / "review", teacher)
+        return ReviewLabeler(job_review_folder(ctx.data_dir, ctx.job), teacher)
     return teacher
 
 
