@@ -238,10 +238,11 @@ def targets(rows: list[LatencyRow], stream: dict, accuracy: list[dict]) -> dict[
         ),
         # A stall only shows where the detector keeps pace with the camera: where it does not,
         # frames queue up and every interval is a detection, slowed by whatever else runs.
-        "hot-swap max interval <= 1.25 x median (detector keeping pace)": any(
+        # The control stream (no swaps) shows the machine's own jitter over the same frames.
+        "hot-swap max interval during swaps <= 1.25 x median (detector keeping pace)": any(
             s["keeps_pace"] for s in stream
         )
-        and all(s["max_over_median"] <= 1.25 for s in stream if s["keeps_pace"]),
+        and all(s["max_during_swaps_over_median"] <= 1.25 for s in stream if s["keeps_pace"]),
         "hot-swap: zero frames lost": all(s["frames_lost"] == 0 for s in stream),
     }
     if accuracy:
@@ -317,10 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         results["latency"] = [asdict(r) for r in rows]
     stream = []
     if "stream" not in args.skip:
+        frames = real_frames(FRAME_SIZES[0])
         for threads in THREADS:
-            run = hot_swap_stream(models[0], real_frames(FRAME_SIZES[0]), threads=threads)
+            control = hot_swap_stream(models[0], frames, threads=threads, swaps=0)
+            run = hot_swap_stream(models[0], frames, threads=threads)
             run["threads"] = threads
             run["keeps_pace"] = run["latency_median_ms"] < 2000.0 / run["fps"]
+            run["control_max_over_median"] = control["max_over_median"]
             stream.append(run)
             print(
                 f"\nhot-swap stream, {threads} thread(s): "

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import queue
 import shutil
+import sys
 import threading
 import time
 import weakref
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from detector_support import fixed_output_model, raw_output, synthetic_frames, ultralytics_metadata
 
+from tvdesk.core import detector_slot
 from tvdesk.core.detector import DetectorSlot, OnnxDetector, SwapEvent
+from tvdesk.core.detector_slot import LOAD_NICE, FrameGaps, _low_priority_for_this_thread
+from tvdesk.core.onnx_model import save_optimized
 
 END = None  # the producer's last item
 
@@ -147,7 +153,7 @@ def test_runtime_options_carry_over_and_the_old_session_is_released(two_models, 
     options, old = slot.current.options, weakref.ref(slot.current)
     slot.current.detect(frames[0])
     assert slot.load_and_swap(second).accepted
-    assert slot.current.options == options
+    assert slot.current.options == replace(options, spin=False)  # see DetectorSlot
     assert slot.current.input_hw == (640, 640) and not slot.current.rect
     gc.collect()
     assert old() is None, "nothing should keep the swapped-out session alive"
@@ -167,3 +173,89 @@ def test_a_failing_subscriber_does_not_stop_the_swap(two_models, caplog):
         event = slot.load_and_swap(second)
     assert event.accepted and seen == [event]
     assert "subscriber failed" in caplog.text and "the UI fell over" in caplog.text
+
+
+def test_a_preoptimized_copy_gives_the_same_boxes(bundled_model, tmp_path, frames):
+    optimized = tmp_path / "optimized.onnx"
+    save_optimized(bundled_model, optimized)
+    plain = OnnxDetector(bundled_model, threads=2)
+    fast = OnnxDetector(bundled_model, threads=2, preoptimized=optimized)
+    assert fast.path == bundled_model and fast.version == plain.version
+    assert fast.names == plain.names and fast.input_hw == plain.input_hw
+    for frame in frames:
+        ours, theirs = fast.detect(frame), plain.detect(frame)
+        assert len(ours) > 0
+        np.testing.assert_array_equal(ours.xyxy, theirs.xyxy)
+        np.testing.assert_array_equal(ours.scores, theirs.scores)
+
+
+def test_the_optimizer_thread_alone_gets_a_low_priority():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("threads have their own nice value only on Linux")
+    seen = {}
+
+    def lowered() -> None:
+        _low_priority_for_this_thread()
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = threading.Thread(target=lowered)
+    worker.start()
+    worker.join()
+    assert seen["thread"] == LOAD_NICE
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the process (main thread) unchanged
+
+
+def test_frame_gaps_wait_for_the_end_of_the_next_frame():
+    gaps = FrameGaps(idle_after_s=0.5)
+    started = time.monotonic()
+    assert gaps.wait_for_gap() is False  # no frame yet: nobody waits
+    assert time.monotonic() - started < 0.05
+    with gaps:  # a frame
+        pass
+    timer = threading.Timer(0.1, lambda: gaps.__exit__(None, None, None))
+    timer.start()
+    started = time.monotonic()
+    assert gaps.wait_for_gap() is True
+    assert 0.08 < time.monotonic() - started < 0.4
+    time.sleep(0.55)  # the stream stopped: a swap goes ahead without waiting
+    started = time.monotonic()
+    assert gaps.wait_for_gap() is False
+    assert time.monotonic() - started < 0.05
+
+
+def test_swaps_open_the_session_right_after_a_frame(two_models, frames, monkeypatch):
+    """With a stream running, the live session is opened just after a frame ends (in the idle
+    time before the next), not at a random moment, and its threads do not spin."""
+    first, second = two_models
+    slot = DetectorSlot(OnnxDetector(first, threads=2))
+    ends: list[float] = []
+    opened: list[float] = []
+
+    class Clock:
+        def __enter__(self):
+            pass
+
+        def __exit__(self, *exc):
+            ends.append(time.monotonic())
+            slot._gaps.__exit__(*exc)
+
+    def opening(*args, **kwargs):
+        if kwargs.get("preoptimized") is not None and kwargs["threads"] == 2:  # the live one
+            opened.append(time.monotonic())
+        return OnnxDetector(*args, **kwargs)
+
+    monkeypatch.setattr(detector_slot, "OnnxDetector", opening)
+    with Stream(slot, frames, fps=15) as stream:
+        time.sleep(0.3)
+        slot.current.frame_scope = Clock()
+        for path in (second, first, second):
+            assert slot.load_and_swap(path).accepted
+            slot.current.frame_scope = Clock()
+            time.sleep(0.1)
+    assert not stream.errors and len(opened) == 3
+    for began in opened:
+        last_end = max(t for t in ends if t <= began)
+        assert began - last_end < 0.015, "opened right after a frame, not 1/15 s at random"
+    assert slot.current.options.spin is False and slot.current.options.threads == 2
+    assert [n for n, _, _ in stream.results] == list(range(stream.sent))

@@ -292,9 +292,10 @@ def test_hot_swap_lands_between_frames(tmp_path, detector, realdata):
     swaps = []
 
     def swap_after_three(result: FrameResult) -> None:
-        if result.frame.index == 2:
+        if result.frame.index == 2:  # the frame thread waits here until the swap is done
             swaps.append(threading.Thread(target=slot.load_and_swap, args=(realdata / COCO_MODEL,)))
             swaps[0].start()
+            swaps[0].join(30)
 
     loop = FrameLoop(
         FileSource(clip), slot, consumers=[collector, swap_after_three], every_frame=True
@@ -305,6 +306,7 @@ def test_hot_swap_lands_between_frames(tmp_path, detector, realdata):
     assert collector.indices == list(range(16))
     assert versions[0] == detector.version and versions[-1] == "yolov8n_int8_320"
     switch = versions.index("yolov8n_int8_320")
+    assert switch == 3
     assert set(versions[:switch]) == {detector.version}
     assert set(versions[switch:]) == {"yolov8n_int8_320"}
     assert all(len(r.detections.names) == 80 for r in collector.results[switch:])

@@ -40,6 +40,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--optimizer",
+        default="auto",
+        help="Ultralytics optimizer (SGD, AdamW, ...); auto (default) picks one and its rate",
+    )
+    parser.add_argument(
+        "--lr0", type=float, default=0.01, help="initial learning rate (not used with auto)"
+    )
+    parser.add_argument(
+        "--warmup-epochs", type=float, default=3.0, help="learning-rate warm-up (default 3)"
+    )
+    parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads for torch (default 0: all cores)"
     )
     parser.add_argument(
@@ -89,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         seed=args.seed,
         threads=args.threads,
+        optimizer=args.optimizer,
+        lr0=args.lr0,
+        warmup_epochs=args.warmup_epochs,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

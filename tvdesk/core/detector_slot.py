@@ -4,23 +4,44 @@ The frame loop reads `slot.current` once per frame. `load_and_swap` runs on anot
 builds the new session, checks it and warms it up there, and only then replaces the reference,
 so the frame in flight finishes on the old model and the next one starts on the new. A model
 that fails is rejected and the old one keeps running. Every outcome is a `SwapEvent`.
+
+On a machine with few cores the loading must not take CPU from the frames. ONNX Runtime's graph
+optimizer (most of a load) and the check inference run on a thread of low priority, in a
+one-thread session that writes the optimized model. The live session is then opened from that
+file (~20 ms) right after a frame ends, in the idle time before the next, and with its pool
+threads sleeping rather than spinning while they wait for work: a new pool's spinning threads
+take a core from the frames for as long as they wait for their first run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from tvdesk.core.onnx_detector import OnnxDetector, Thresholds
-from tvdesk.core.onnx_model import DetectorError, model_version
+from tvdesk.core.onnx_model import (
+    DetectorError,
+    model_version,
+    runs_on_cpu_only,
+    save_optimized,
+)
 
 logger = logging.getLogger(__name__)
+
+# The nice value of the thread that optimizes and checks a model before a swap: it yields to the
+# frames (nice 0) but is not starved when they keep the CPU busy (nice 19 would get ~1.5% of a
+# core then; 10 gets ~10%, the share of the local training worker).
+LOAD_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -33,8 +54,9 @@ class SwapEvent:
     new_version: str
     reason: str = ""
     class_change: str = ""  # what changed in the class list, when it did
-    load_ms: float = 0.0
-    warmup_ms: float = 0.0
+    load_ms: float = 0.0  # from the call to the new model ready (all the work below)
+    warmup_ms: float = 0.0  # the check inference on a real-sized frame
+    open_ms: float = 0.0  # opening the live session, between two frames
     at: float = 0.0  # time.time() of the outcome
 
     @property
@@ -54,6 +76,8 @@ class DetectorSlot:
 
     def __init__(self, detector: OnnxDetector) -> None:
         detector.warm_up(detector.last_frame_hw)  # so the first frame does not pay for it
+        self._gaps = FrameGaps()  # when frames end
+        detector.frame_scope = self._gaps
         self._current = detector
         self._swap_lock = threading.Lock()  # one load at a time
         self._state_lock = threading.Lock()  # the reference and its thresholds
@@ -99,12 +123,22 @@ class DetectorSlot:
 
     def _swap(self, path: Path, sample: np.ndarray | None) -> SwapEvent:
         old = self._current
+        options = asdict(old.options)
         started = time.perf_counter()
-        loaded = started
+        open_ms = warmup_ms = 0.0
         try:
-            new = OnnxDetector(path, **_threshold_kwargs(old.thresholds), **asdict(old.options))
-            loaded = time.perf_counter()
-            warmup_ms = new.warm_up(old.last_frame_hw, sample)
+            with _checked_copy(path, old, sample) as (preoptimized, warmup_ms):
+                self._gaps.wait_for_gap()
+                opening = time.perf_counter()
+                new = OnnxDetector(
+                    path,
+                    **_threshold_kwargs(old.thresholds),
+                    **options | {"spin": False},
+                    preoptimized=preoptimized,
+                )
+                open_ms = (time.perf_counter() - opening) * 1e3
+            if preoptimized is None:  # an accelerator: warm up the live session itself
+                warmup_ms = new.warm_up(old.last_frame_hw, sample)
         except DetectorError as exc:
             return SwapEvent(
                 False,
@@ -112,9 +146,12 @@ class DetectorSlot:
                 old.version,
                 model_version(path),
                 reason=str(exc),
-                load_ms=(loaded - started) * 1e3,
+                load_ms=(time.perf_counter() - started) * 1e3,
+                open_ms=open_ms,
                 at=time.time(),
             )
+        loaded = time.perf_counter()
+        new.frame_scope = self._gaps
         with self._state_lock:
             new.thresholds = _carry_thresholds(self._current.thresholds, old.names, new.names)
             self._current = new
@@ -126,8 +163,83 @@ class DetectorSlot:
             class_change=describe_class_change(old.names, new.names),
             load_ms=(loaded - started) * 1e3,
             warmup_ms=warmup_ms,
+            open_ms=open_ms,
             at=time.time(),
         )
+
+
+class FrameGaps:
+    """When frames end (`with gaps:` around each frame), so that other work can start right after
+    one, in the idle time before the next: a camera delivers frames at a fixed rate and a
+    detector that keeps pace waits between one frame's end and the next one's arrival. When no
+    frame has ended for a while (no stream, or paused), nobody waits.
+    """
+
+    def __init__(self, idle_after_s: float = 0.5) -> None:
+        self._idle_after_s = idle_after_s
+        self._ended = threading.Condition()
+        self._frames = 0
+        self._last_end = float("-inf")
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        with self._ended:
+            self._frames += 1
+            self._last_end = time.monotonic()
+            self._ended.notify_all()
+
+    def wait_for_gap(self) -> bool:
+        """Block until the next frame ends (True); False at once when none is being processed,
+        or after the idle time at most."""
+        with self._ended:
+            if time.monotonic() - self._last_end > self._idle_after_s:
+                return False
+            seen = self._frames
+            return self._ended.wait_for(lambda: self._frames != seen, self._idle_after_s)
+
+
+@contextlib.contextmanager
+def _checked_copy(
+    path: Path, old: OnnxDetector, sample: np.ndarray | None
+) -> Iterator[tuple[Path | None, float]]:
+    """On a thread of low priority: `path` optimized for this CPU, opened and checked
+    with one inference on a real-sized frame; yields the optimized file and that inference's
+    ms (the file is removed afterwards). Yields (None, 0) when the model will run on an
+    accelerator, which does its own optimizing; the caller then warms up the live session."""
+    if not path.is_file() or not runs_on_cpu_only(path, old.options.providers):
+        yield None, 0.0
+        return
+    with tempfile.TemporaryDirectory(prefix="tvdesk-swap-") as folder:
+        target = Path(folder) / "optimized.onnx"
+        outcome: list[float | DetectorError] = []
+
+        def optimize_and_check() -> None:
+            _low_priority_for_this_thread()
+            try:
+                save_optimized(path, target)
+                options = asdict(old.options) | {"threads": 1}  # no pool threads to inherit it
+                checker = OnnxDetector(path, **options, preoptimized=target)
+                outcome.append(checker.warm_up(old.last_frame_hw, sample))
+            except DetectorError as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=optimize_and_check, name="tvdesk-model-check")
+        worker.start()
+        worker.join()
+        if isinstance(outcome[0], DetectorError):
+            raise outcome[0]
+        yield target, outcome[0]
+
+
+def _low_priority_for_this_thread() -> None:
+    """`LOAD_NICE` for the calling thread only: Linux gives each thread its own nice value
+    (elsewhere a thread id is no process id, so nothing is done). Threads it starts inherit
+    it, so it must not open a session with a thread pool that will serve frames."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOAD_NICE)
 
 
 def describe_class_change(old: list[str], new: list[str]) -> str:

@@ -7,8 +7,10 @@ minimal rectangle whenever the model's input shape is dynamic, which makes 16:9 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from time import perf_counter
@@ -73,6 +75,10 @@ class RuntimeOptions:
     providers: tuple[str, ...] | None = None  # None: CUDA/CoreML/DirectML when offered, CPU
     imgsz: int | tuple[int, int] | None = None  # None: the size the model was exported at
     rect: bool = True  # minimal-rectangle letterbox when the model's input shape is dynamic
+    # ONNX Runtime's pool threads spin while they wait for work, from their start until the
+    # first run and briefly after each: ~2 ms a frame faster at 2 threads, but a session opened
+    # beside a running stream then takes a core from its frames (see DetectorSlot).
+    spin: bool = True
 
 
 class OnnxDetector:
@@ -91,13 +97,24 @@ class OnnxDetector:
         providers: Sequence[str] | None = None,
         imgsz: int | tuple[int, int] | None = None,
         rect: bool = True,
+        spin: bool = True,
+        preoptimized: Path | None = None,
     ) -> None:
+        """`preoptimized`: a copy of `path` that `onnx_model.save_optimized` wrote on this
+        machine; it is opened without running the graph optimizer again (faster)."""
         if threads < 1:
             raise ValueError(f"threads must be 1 or more, got {threads}")
         self.path = Path(path)
         self.thresholds = Thresholds(conf, iou, _class_tuple(classes), max_det)
-        self.options = RuntimeOptions(threads, tuple(providers) if providers else None, imgsz, rect)
-        self.session = open_session(self.path, threads, providers)
+        self.options = RuntimeOptions(
+            threads, tuple(providers) if providers else None, imgsz, rect, spin
+        )
+        if preoptimized is None:
+            self.session = open_session(self.path, threads, providers, spin=spin)
+        else:
+            self.session = open_session(
+                Path(preoptimized), threads, providers, optimize=False, spin=spin
+            )
         self.info = read_model_info(self.path, self.session)
         self.names = list(self.info.names)
         self.version = model_version(self.path)
@@ -106,6 +123,8 @@ class OnnxDetector:
         self.rect = rect and self.info.dynamic
         self.timings = StageTimes()
         self.last_frame_hw: tuple[int, int] | None = None
+        # Entered around each frame's detection: a DetectorSlot learns from it when frames end.
+        self.frame_scope: AbstractContextManager = contextlib.nullcontext()
         self._bad_frames = 0
         logger.info(
             "loaded %s (version %s): %d classes, input %s%s, %s",
@@ -143,6 +162,10 @@ class OnnxDetector:
 
         An empty frame gives no boxes (and a warning); boxes with NaN coordinates are dropped.
         """
+        with self.frame_scope:
+            return self._detect(frame)
+
+    def _detect(self, frame: np.ndarray) -> Detections:
         start = perf_counter()
         thresholds = self.thresholds
         image = self._as_bgr(frame)

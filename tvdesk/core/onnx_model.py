@@ -73,8 +73,20 @@ def choose_providers(path: Path, requested: Sequence[str] | None) -> list[str]:
     return list(requested)
 
 
-def open_session(path: Path, threads: int, providers: Sequence[str] | None) -> ort.InferenceSession:
-    """An inference session with `threads` intra-op threads, or a DetectorError saying why not."""
+def open_session(
+    path: Path,
+    threads: int,
+    providers: Sequence[str] | None,
+    *,
+    optimize: bool = True,
+    spin: bool = True,
+    save_optimized_to: Path | None = None,
+) -> ort.InferenceSession:
+    """An inference session with `threads` intra-op threads, or a DetectorError saying why not.
+
+    `optimize=False` skips ONNX Runtime's graph optimizer: for a file `save_optimized` wrote.
+    `spin=False`: the pool threads sleep rather than spin while they wait for work.
+    """
     if not path.is_file():
         raise DetectorError(f"{path}: model file not found; check the path or choose another model")
     if path.stat().st_size == 0:
@@ -82,7 +94,16 @@ def open_session(path: Path, threads: int, providers: Sequence[str] | None) -> o
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if optimize
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
+    if save_optimized_to is not None:
+        options.optimized_model_filepath = str(save_optimized_to)
+        options.log_severity_level = 3  # not the warning that the file suits only this machine
     try:
         return ort.InferenceSession(str(path), options, providers=choose_providers(path, providers))
     except ort_errors.InvalidProtobuf as exc:
@@ -91,6 +112,22 @@ def open_session(path: Path, threads: int, providers: Sequence[str] | None) -> o
         ) from exc
     except LOAD_ERRORS as exc:
         raise DetectorError(f"{path}: ONNX Runtime cannot load this model ({exc})") from exc
+
+
+def runs_on_cpu_only(path: Path, providers: Sequence[str] | None) -> bool:
+    return choose_providers(path, providers) == [CPU_PROVIDER]
+
+
+def save_optimized(path: Path, target: Path) -> None:
+    """Write `path` to `target` with ONNX Runtime's graph optimizations for this machine's CPU
+    done (fusions, constant folding, the CPU's blocked memory layout).
+
+    Opening `target` with `optimize=False` then skips the optimizer, which is most of the cost
+    of opening a model; the result is the same model, but only for this machine and
+    onnxruntime version, so the file is meant to be used at once, not kept.
+    """
+    session = open_session(path, 1, [CPU_PROVIDER], save_optimized_to=target)
+    del session
 
 
 def read_model_info(path: Path, session: ort.InferenceSession) -> ModelInfo:

@@ -43,6 +43,8 @@ class TrainParams:
     threads: int = 0  # torch CPU threads; 0 = all cores (Ultralytics alone would leave one idle)
     freeze: int = 0  # the first layers kept as they are (10 = YOLOv8's backbone)
     warmup_epochs: float = 3.0  # Ultralytics' learning-rate warm-up (its default)
+    optimizer: str = "auto"  # "auto" lets Ultralytics choose the optimizer and ignore lr0
+    lr0: float = 0.01  # initial learning rate (Ultralytics' default; used unless optimizer is auto)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +94,8 @@ def train(
             patience=params.patience,
             freeze=params.freeze,
             warmup_epochs=params.warmup_epochs,
+            optimizer=params.optimizer,
+            lr0=params.lr0,
             seed=params.seed,
             deterministic=True,
             workers=params.workers,
