@@ -270,12 +270,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="packaging/build.py", description=__doc__.split("\n")[0])
     parser.add_argument("--no-archive", action="store_true", help="build the bundle only")
     parser.add_argument("--sizes", action="store_true", help="report the last build's sizes")
+    parser.add_argument(
+        "--if-stale", action="store_true", help="build only when older than the sources"
+    )
     args = parser.parse_args(argv)
     if args.sizes:
         if not PARTS.exists():
             print(f"no build in {OUT}: run python packaging/build.py first", file=sys.stderr)
             return 1
         print("\n".join(size_lines(part_sizes())))
+        return 0
+    if args.if_stale and bundle_is_current():
+        print(f"{BUNDLE} is newer than the sources: not rebuilt")
         return 0
     build(archive=not args.no_archive)
     return 0

@@ -101,6 +101,18 @@ def test_a_vehicle_hidden_behind_a_bus_is_not_labelled(renderer):
     assert frame.truth.class_ids.tolist() == [CLASS_NAMES.index("bus")]
 
 
+@pytest.mark.parametrize("lane", [0, 3])
+def test_a_vehicle_cut_off_by_the_frame_is_labelled_up_to_the_edge(renderer, lane):
+    """Cut off is not hidden: a truck close to the camera with its front below the frame is
+    a big, plain object a detector must find (as COCO labels truncated objects)."""
+    cam = renderer.camera
+    truck = _car(cam, lane, 7.0, kind="truck", length=9.0, height=3.4)
+    frame = renderer.render([truck], preset("day"), np.random.default_rng(0))
+    assert frame.truth.class_ids.tolist() == [CLASS_NAMES.index("truck")]
+    _, top, _, bottom = frame.truth.boxes[0]
+    assert bottom == cam.height and (bottom - top) > cam.height / 5
+
+
 def test_a_partly_hidden_vehicle_gets_the_box_of_its_visible_part(renderer):
     cam = renderer.camera
     near = _car(cam, 1, 20.0)

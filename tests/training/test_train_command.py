@@ -52,3 +52,28 @@ def test_train_exports_onnx_with_metadata_and_writes_a_card(tmp_path, monkeypatc
     assert 0.0 <= card["metrics"]["again"]["map50"] <= 1.0
     assert card["training"]["epochs"] == 1 and card["training"]["imgsz"] == 64
     assert (tmp_path / "yolo-config" / "Ultralytics" / "Arial.ttf").exists()  # no font download
+
+
+def test_a_fine_tune_records_the_stages_that_made_its_starting_point(tmp_path):
+    from tvdesk.commands.train import earlier_stages
+
+    first = {"training": {"start_from": "yolov8n.yaml", "epochs": 34}, "metrics": {"day": 0.8}}
+    (tmp_path / "one.json").write_text(json.dumps(first))
+    (tmp_path / "one.pt").write_bytes(b"weights")
+    assert earlier_stages(tmp_path / "one.pt") == [
+        {
+            "stage": 1,
+            "start_from": "yolov8n.yaml",
+            "epochs": 34,
+            "data": {},
+            "metrics": {"day": 0.8},
+        }
+    ]
+    stages = earlier_stages(tmp_path / "one.pt")
+    second = {"training": {"start_from": "one.pt", "epochs": 40, "stages": stages}, "metrics": {}}
+    (tmp_path / "two.json").write_text(json.dumps(second))
+    (tmp_path / "two.pt").write_bytes(b"weights")
+    assert [s["stage"] for s in earlier_stages(tmp_path / "two.pt")] == [1, 2]
+    assert earlier_stages(tmp_path / "two.pt")[1]["epochs"] == 40
+    assert earlier_stages(tmp_path / "nothing.pt") == []  # no card beside it
+    assert earlier_stages(tmp_path / "yolov8n.yaml") == []  # from scratch

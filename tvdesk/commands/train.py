@@ -7,6 +7,7 @@ model was made.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import tempfile
 import time
@@ -121,21 +122,34 @@ def run(args: argparse.Namespace) -> int:
         pt_out, onnx_out = args.out / f"{args.name}.pt", args.out / f"{args.name}.onnx"
         atomic.copy_file(result.best_weights, pt_out)
         atomic.copy_file(onnx, onnx_out)
-    card = build_card(
-        args.name,
-        onnx_out,
-        pt_out,
-        names,
-        data,
-        params.as_dict() | {"epochs_run": result.epochs_run},
-        metrics,
-        seconds,
-    )
+    training = params.as_dict() | {"epochs_run": result.epochs_run}
+    if stages := earlier_stages(Path(args.start_from)):
+        training["stages"] = stages
+    card = build_card(args.name, onnx_out, pt_out, names, data, training, metrics, seconds)
     write_card(card, args.out / f"{args.name}.json")
     for label, m in metrics.items():
         print(f"{label:>12}: mAP50 {m['map50']:.3f}  mAP50-95 {m['map50_95']:.3f}")
     print(f"wrote {onnx_out}, {pt_out} and {args.name}.json in {seconds / 60:.1f} min")
     return 0
+
+
+def earlier_stages(start_from: Path) -> list[dict]:
+    """How the checkpoint a run starts from was made, from the card beside it (NAME.json next
+    to NAME.pt, as `tvdesk train` writes them): its own earlier stages, then its training with
+    its data and metrics. Empty when training from an architecture or from a bare checkpoint."""
+    card_path = start_from.with_suffix(".json")
+    if start_from.suffix != ".pt" or not card_path.is_file():
+        return []
+    card = json.loads(card_path.read_text())
+    training = dict(card.get("training", {}))
+    stages = training.pop("stages", [])
+    stage = {
+        "stage": len(stages) + 1,
+        **training,
+        "data": card.get("data", {}),
+        "metrics": card.get("metrics", {}),
+    }
+    return [*stages, stage]
 
 
 def _log_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:

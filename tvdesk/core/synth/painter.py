@@ -30,7 +30,7 @@ class VehicleLayers:
     depth: np.ndarray  # float32 metres per pixel (only when asked for, else empty)
     lights: list[tuple[float, float, float, tuple[float, float, float]]]  # x, y, radius, BGR
     class_ids: list[int]
-    areas: list[float]  # projected area of each vehicle, occlusion ignored (px)
+    areas: list[int]  # pixels of each vehicle in the frame before nearer ones covered any
 
 
 def paint_vehicles(
@@ -58,15 +58,24 @@ def paint_vehicles(
         if v.towards_camera:
             _beam(layers.beams, camera, v)
     for index, v in enumerate(visible, start=1):
-        area = 0.0
-        _tyres(layers, camera, index, v.nearest_part())
+        outline = _tyres(layers, camera, index, v.nearest_part())
         for part in v.parts():
-            area += _paint_box(layers, camera, part, index, sun_angle, with_depth)
+            outline += _paint_box(layers, camera, part, index, sun_angle, with_depth)
         _lamps(layers, camera, v)
         layers.class_ids.append(v.class_id)
-        layers.areas.append(area)
+        layers.areas.append(_pixels_of(layers.ids, index, outline))
     layers.beams = cv2.GaussianBlur(layers.beams, (0, 0), sigmaX=3.0 * camera.scale)
     return layers
+
+
+def _pixels_of(ids: np.ndarray, index: int, polygons: list[np.ndarray]) -> int:
+    """How many pixels of the frame show vehicle `index`, counted right after it is painted:
+    the union of its parts (which overlap one another: a cab in front of its load), inside the
+    frame (a vehicle partly out of the frame is cut off, not hidden), before nearer vehicles
+    cover any of it. Counted within the polygons' bounding box."""
+    x, y, w, h = cv2.boundingRect(np.vstack(polygons) >> 4)
+    x0, y0 = max(x, 0), max(y, 0)
+    return int(np.count_nonzero(ids[y0 : y + h + 1, x0 : x + w + 1] == index))
 
 
 def _ground_depth(camera: RoadCamera) -> np.ndarray:
@@ -118,8 +127,9 @@ def _paint_box(
     index: int,
     sun_angle: float,
     with_depth: bool,
-) -> float:
-    area = 0.0
+) -> list[np.ndarray]:
+    """Paint the faces of `b` that the camera sees; returns their polygons."""
+    polygons = []
     for face, poly in _faces(camera, b):
         cv2.fillPoly(layers.albedo, [poly], _face_colour(b, face, sun_angle), cv2.LINE_AA, shift=4)
         cv2.fillPoly(layers.ids, [poly], index, cv2.LINE_8, shift=4)
@@ -131,10 +141,10 @@ def _paint_box(
                 cv2.LINE_8,
                 shift=4,
             )
-        area += cv2.contourArea(poly.astype(np.float32) / 16.0)
+        polygons.append(poly)
         if face in ("left", "right") and b.glass_front:
             _window_band(layers.albedo, camera, b, face)
-    return area
+    return polygons
 
 
 def _window_band(img: np.ndarray, camera: RoadCamera, b: Box3D, face: str) -> None:
@@ -146,13 +156,16 @@ def _window_band(img: np.ndarray, camera: RoadCamera, b: Box3D, face: str) -> No
     cv2.fillPoly(img, [poly], GLASS, cv2.LINE_AA, shift=4)
 
 
-def _tyres(layers: VehicleLayers, camera: RoadCamera, index: int, body: Box3D) -> None:
+def _tyres(layers: VehicleLayers, camera: RoadCamera, index: int, body: Box3D) -> list[np.ndarray]:
     """Tyres under the body's near end, part of the vehicle (and of its label)."""
     top = body.y0 + 0.1
+    polygons = []
     for x in (body.x0 + 0.1, body.x1 - 0.35):
         poly = _px(camera, [x, x + 0.25, x + 0.25, x], [0.0, 0.0, top, top], [body.z0 + 0.4] * 4)
         cv2.fillPoly(layers.albedo, [poly], TYRE, cv2.LINE_AA, shift=4)
         cv2.fillPoly(layers.ids, [poly], index, cv2.LINE_8, shift=4)
+        polygons.append(poly)
+    return polygons
 
 
 def _lamps(layers: VehicleLayers, camera: RoadCamera, v: Vehicle) -> None:
