@@ -87,6 +87,7 @@ def _summary(
     during = float(intervals[in_swap].max()) if in_swap.any() else None
     load = [e.load_ms for e in events if e.accepted]
     warm = [e.warmup_ms for e in events if e.accepted]
+    opened = [e.open_ms for e in events if e.accepted]
     return {
         "frames_sent": count,
         "frames_detected": len(results),
@@ -103,8 +104,6 @@ def _summary(
         "latency_max_ms": round(float(latency.max()), 2),
         "swap_load_ms_median": round(float(np.median(load)), 1) if load else None,
         "swap_warmup_ms_median": round(float(np.median(warm)), 1) if warm else None,
-        "swap_open_ms_median": (
-            round(float(np.median([e.open_ms for e in events if e.accepted])), 1) if load else None
-        ),
+        "swap_open_ms_median": round(float(np.median(opened)), 1) if opened else None,
         "swap_rejections": [e.reason for e in events if not e.accepted],
     }

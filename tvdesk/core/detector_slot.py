@@ -99,7 +99,8 @@ class DetectorSlot:
             return self._current.set_thresholds(**changes)  # type: ignore[arg-type]
 
     def load_and_swap(self, path: str | Path, *, sample: np.ndarray | None = None) -> SwapEvent:
-        """Load, check and warm up `path` on this thread, then swap it in between two frames.
+        """Load, check and warm up `path` off the frame thread, then swap it in between two
+        frames.
 
         Blocking; call it off the frame thread. The warm-up runs on `sample` if given, else on a
         grey frame of the size the stream last had. Never raises for a bad model: the event

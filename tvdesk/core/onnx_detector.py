@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from time import perf_counter
@@ -76,8 +75,8 @@ class RuntimeOptions:
     imgsz: int | tuple[int, int] | None = None  # None: the size the model was exported at
     rect: bool = True  # minimal-rectangle letterbox when the model's input shape is dynamic
     # ONNX Runtime's pool threads spin while they wait for work, from their start until the
-    # first run and briefly after each: ~2 ms a frame faster at 2 threads, but a session opened
-    # beside a running stream then takes a core from its frames (see DetectorSlot).
+    # first run and briefly after each: 1.4 ms a frame faster at 2 threads (measured), but a
+    # session opened beside a running stream then takes a core from its frames (DetectorSlot).
     spin: bool = True
 
 
@@ -109,12 +108,13 @@ class OnnxDetector:
         self.options = RuntimeOptions(
             threads, tuple(providers) if providers else None, imgsz, rect, spin
         )
-        if preoptimized is None:
-            self.session = open_session(self.path, threads, providers, spin=spin)
-        else:
-            self.session = open_session(
-                Path(preoptimized), threads, providers, optimize=False, spin=spin
-            )
+        self.session = open_session(
+            Path(preoptimized or self.path),
+            threads,
+            providers,
+            optimize=preoptimized is None,
+            spin=spin,
+        )
         self.info = read_model_info(self.path, self.session)
         self.names = list(self.info.names)
         self.version = model_version(self.path)
@@ -124,7 +124,7 @@ class OnnxDetector:
         self.timings = StageTimes()
         self.last_frame_hw: tuple[int, int] | None = None
         # Entered around each frame's detection: a DetectorSlot learns from it when frames end.
-        self.frame_scope: AbstractContextManager = contextlib.nullcontext()
+        self.frame_scope: contextlib.AbstractContextManager = contextlib.nullcontext()
         self._bad_frames = 0
         logger.info(
             "loaded %s (version %s): %d classes, input %s%s, %s",

@@ -126,8 +126,7 @@ def save_optimized(path: Path, target: Path) -> None:
     of opening a model; the result is the same model, but only for this machine and
     onnxruntime version, so the file is meant to be used at once, not kept.
     """
-    session = open_session(path, 1, [CPU_PROVIDER], save_optimized_to=target)
-    del session
+    open_session(path, 1, [CPU_PROVIDER], save_optimized_to=target)  # writes it while opening
 
 
 def read_model_info(path: Path, session: ort.InferenceSession) -> ModelInfo:
