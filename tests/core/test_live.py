@@ -23,6 +23,7 @@ from tvdesk.core.live import (
     JobQueued,
     LiveSession,
     ModelPromoted,
+    RetrainPlan,
     SwapDone,
 )
 from tvdesk.core.pipeline import FrameLoop
@@ -219,3 +220,13 @@ def test_a_version_trained_on_night_has_a_profile_in_which_night_is_not_drift(
         assert loop.wait(120).reason == "ended"
         raised = [r for r in results if r.observations["drift"].raised is not None]
         assert len(raised) == alarms, [r.observations["drift"].raised.summary for r in raised]
+
+
+def test_the_plan_says_what_approve_starts_in_the_operators_terms():
+    by_time = RetrainPlan("oracle", 200, 0, 320, 8.2 * 60, train_minutes=6.5)
+    assert by_time.describe() == (
+        "label 200 frames (oracle: the synthetic camera's exact labels, a simulated "
+        "annotator), fine-tune 6.5 min at 320 px: about 8 min"
+    )
+    by_epochs = RetrainPlan("teacher", 40, 3, 320, 100.0)
+    assert "fine-tune 3 epochs at 320 px: about 2 min" in by_epochs.describe()

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 from huey import MemoryHuey
+from retrain_support import NIGHT_FROM, capture_day_night
 
 from jobs.queue import JobQueue
 from tvdesk.config import RetrainSettings, SettingsError
+from tvdesk.core import dataset
 from tvdesk.core.job import JobState
-from tvdesk.core.retrain.context import KIND, cancel_job
+from tvdesk.core.retrain.context import KIND, JobContext, cancel_job
 from tvdesk.core.retrain.gate import decide
+from tvdesk.core.retrain.stages import select
 from tvdesk.core.store import Store
+from tvdesk.core.synth.dataset import DatasetSpec
 
 
 @pytest.fixture
@@ -66,3 +70,27 @@ def test_settings_reject_what_cannot_work():
     with pytest.raises(SettingsError, match="labeler must be one of"):
         RetrainSettings(labeler="crowd")
     assert RetrainSettings().with_changes(epochs=None, label_budget=5).label_budget == 5
+    with pytest.raises(SettingsError, match="set epochs"):
+        RetrainSettings(epochs=0, train_minutes=0)
+    assert RetrainSettings(epochs=3, train_minutes=0).epochs == 3
+
+
+def test_the_first_job_renders_the_replay_set_before_it_waits_for_frames(
+    isolated_home, bundled_model, tmp_path, monkeypatch
+):
+    """With no base dataset configured, select renders the app's own (here a 6-image stand-in
+    for the 600) while the drifted frames are still coming in, so the dataset stage only
+    reads it."""
+    monkeypatch.setattr(dataset, "BASE_SPEC", DatasetSpec(train=4, val=2, width=256, height=144))
+    capture = tmp_path / "capture"
+    with Store() as store:
+        event = capture_day_night(bundled_model, capture, store, frames=NIGHT_FROM + 10)
+        settings = RetrainSettings(label_budget=4)
+        params = {"event_id": event.id, "capture_dir": str(capture), "settings": settings.as_dict()}
+        ctx = JobContext(store, isolated_home, store.jobs.create(KIND, params).id)
+        ctx.begin("select")
+        select(ctx)
+        assert ctx.result["selected"] == 4
+    base = isolated_home / dataset.APP_DATA_FOLDER
+    assert len(list(base.glob("base/images/*/*.jpg"))) == 6
+    assert (base / "base.dvc").exists()  # versioned like every dataset of the app

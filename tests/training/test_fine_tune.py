@@ -1,6 +1,9 @@
-"""A fine-tune with the backbone frozen (the retraining default) changes the neck and head only."""
+"""Fine-tuning options on a tiny real training: a frozen backbone changes the neck and head
+only; a time budget, not the epoch count, decides how long a retraining trains."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -49,3 +52,20 @@ def test_a_frozen_fine_tune_keeps_the_backbone_and_trains_the_head(tmp_path, mon
     # Checkpoints hold float16 values; a parameter nothing updated comes back bit for bit.
     assert max(backbone) == 0.0
     assert sum(m > 0.0 for m in rest) > len(rest) // 2  # the neck and head did learn (88 of 103)
+
+
+@pytest.mark.slow
+def test_a_time_budget_fits_the_epochs_to_the_time(tmp_path, monkeypatch):
+    from tvdesk.training.trainer import TrainParams, train
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
+    data = write_dataset(tmp_path / "ds", DatasetSpec(train=8, val=4, width=256, height=144))
+    budget_s = 12.0
+    params = TrainParams(
+        epochs=2, minutes=budget_s / 60, rect=True, imgsz=64, batch=4, threads=1, workers=0
+    )
+    started = time.monotonic()
+    result = train(data, tmp_path / "timed", params)
+    took = time.monotonic() - started
+    assert result.epochs_run > 2  # the two planned epochs were only the first estimate
+    assert budget_s <= took <= budget_s + 45  # the budget, plus set-up and final validation

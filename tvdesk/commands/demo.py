@@ -60,7 +60,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "folder's demo-runs/; with a window: the app data folder)",
     )
     parser.add_argument("--labeler", choices=LABELERS, help="default: oracle, or teacher")
-    parser.add_argument("--epochs", type=int, help="fine-tuning epochs")
+    parser.add_argument(
+        "--epochs", type=int, help="fine-tuning epochs (default: as many as --minutes allows)"
+    )
+    parser.add_argument("--minutes", type=float, help="fine-tuning time (default 6.5)")
     parser.add_argument("--label-budget", type=int, help="frames chosen for labelling")
     parser.add_argument("--replay", type=int, help="base images mixed in")
     parser.add_argument("--imgsz", type=int, help="training image size")
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     retrain = RetrainSettings(labeler="teacher" if args.source else "oracle").with_changes(
         labeler=args.labeler,
         epochs=args.epochs,
+        train_minutes=args.minutes,
         label_budget=args.label_budget,
         replay=args.replay,
         imgsz=args.imgsz,

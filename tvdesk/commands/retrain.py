@@ -25,7 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--labeler", choices=LABELERS, help="who labels (default: oracle)")
     parser.add_argument("--import-dir", help="YOLO labels folder for --labeler import")
     parser.add_argument("--budget", type=int, help="frames to label (default 200)")
-    parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default 10)")
+    parser.add_argument(
+        "--epochs", type=int, help="fine-tuning epochs (default: as many as --minutes allows)"
+    )
+    parser.add_argument(
+        "--minutes", type=float, help="fine-tuning time when epochs are not set (default 6.5)"
+    )
     parser.add_argument("--capture", type=Path, help="capture folder (default: found by event)")
     parser.add_argument(
         "--no-worker", action="store_true", help="only queue it: do not start a local worker"
@@ -43,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         import_dir=args.import_dir,
         label_budget=args.budget,
         epochs=args.epochs,
+        train_minutes=args.minutes,
     )
     with Store() as store:
         event = next((e for e in store.drift_events.all() if e.id == args.event), None)

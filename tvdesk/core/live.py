@@ -53,10 +53,13 @@ SAMPLE_FRAMES = 6  # frames of the drift window shown with an alarm
 SAMPLE_WAIT_S = 3.0  # how long an alarm waits for its sample frames to reach the disk
 PIN_EVERY_FRAMES = 10  # while an alarm holds, its pin grows this many frames at a time
 MAX_PINNED_FRAMES = 1000  # the newest frames of one alarm kept for its retraining
-# Fine-tuning time per training image and epoch, YOLOv8n at 320 on one CPU thread of this
-# project's 2-core machines (bench/retrain_demo.py); a GPU is far faster.
-SECONDS_PER_IMAGE_EPOCH = 0.12
-SETUP_SECONDS = 60.0  # selection, labelling, export, evaluation and registration
+# Fine-tuning time per training image and epoch, YOLOv8n at 320 (rectangular 320x192
+# batches, whole model) on one CPU thread of this project's 2-core machines: 45 s an epoch
+# of 258 images; a GPU is far faster.
+SECONDS_PER_IMAGE_EPOCH = 0.17
+# Selection (with its wait for the drifted frames), labelling, dataset, evaluation, export and
+# registration: 116 s in the headless demo.
+SETUP_SECONDS = 120.0
 
 LABELER_WORDS = {
     "oracle": "oracle: the synthetic camera's exact labels, a simulated annotator",
@@ -74,15 +77,17 @@ class RetrainPlan:
 
     labeler: str
     frames: int
-    epochs: int
+    epochs: int  # 0: as many as fit in `train_minutes`
     imgsz: int
     expected_seconds: float
+    train_minutes: float = 0.0
 
     def describe(self) -> str:
         minutes = max(1, round(self.expected_seconds / 60))
         who = LABELER_WORDS.get(self.labeler, self.labeler)
+        training = f"{self.epochs} epochs" if self.epochs else f"{self.train_minutes:g} min"
         return (
-            f"label {self.frames} frames ({who}), fine-tune {self.epochs} epochs at "
+            f"label {self.frames} frames ({who}), fine-tune {training} at "
             f"{self.imgsz} px: about {minutes} min"
         )
 
@@ -243,10 +248,20 @@ class LiveSession:
         frames = settings.label_budget
         if frames_available is not None:
             frames = min(frames, frames_available)
-        images = round(frames * (1 - settings.val_fraction)) + settings.replay
-        scale = (settings.imgsz / 320) ** 2
-        seconds = SETUP_SECONDS + images * settings.epochs * SECONDS_PER_IMAGE_EPOCH * scale
-        return RetrainPlan(settings.labeler, frames, settings.epochs, settings.imgsz, seconds)
+        if settings.epochs:
+            images = round(frames * (1 - settings.val_fraction)) + settings.replay
+            scale = (settings.imgsz / 320) ** 2
+            training = images * settings.epochs * SECONDS_PER_IMAGE_EPOCH * scale
+        else:
+            training = settings.train_minutes * 60
+        return RetrainPlan(
+            settings.labeler,
+            frames,
+            settings.epochs,
+            settings.imgsz,
+            SETUP_SECONDS + training,
+            settings.train_minutes,
+        )
 
     def approve(self, event_id: int) -> JobQueued:
         """Queue the retraining of drift event `event_id` (raises QueueUnavailableError etc.)."""

@@ -34,6 +34,10 @@ class TrainParams:
 
     start_from: str = "yolov8n.yaml"  # an architecture (from scratch) or a .pt to fine-tune
     epochs: int = 40
+    # Above 0: train this long instead (Ultralytics' `time`); after the first epoch it fits
+    # the number of epochs, and the learning-rate schedule, to the time left. `epochs` is then
+    # only the first plan, and must be above 1: a 1-epoch plan ends before it is re-fitted.
+    minutes: float = 0.0
     imgsz: int = 320
     batch: int = 16
     patience: int = 100
@@ -45,6 +49,13 @@ class TrainParams:
     warmup_epochs: float = 3.0  # Ultralytics' learning-rate warm-up (its default)
     optimizer: str = "auto"  # "auto" lets Ultralytics choose the optimizer and ignore lr0
     lr0: float = 0.01  # initial learning rate (Ultralytics' default; used unless optimizer is auto)
+    # Batches letterboxed to the images' own shape (320x192 for 16:9 frames, not 320x320:
+    # 40 % less compute per image). Ultralytics then leaves out mosaic, which a fine-tune on
+    # one camera's frames does not need; with one aspect ratio it still shuffles.
+    rect: bool = False
+    # Random rescaling of each training image, +-50 % by Ultralytics' default; one fixed
+    # camera sees each vehicle at the size its place on the road gives it.
+    scale: float = 0.5
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +100,7 @@ def train(
         yolo.train(
             data=str(data_yaml),
             epochs=params.epochs,
+            time=params.minutes / 60 if params.minutes > 0 else None,
             imgsz=params.imgsz,
             batch=params.batch,
             patience=params.patience,
@@ -96,6 +108,8 @@ def train(
             warmup_epochs=params.warmup_epochs,
             optimizer=params.optimizer,
             lr0=params.lr0,
+            rect=params.rect,
+            scale=params.scale,
             seed=params.seed,
             deterministic=True,
             workers=params.workers,

@@ -191,7 +191,9 @@ class JobDetailWidget(QWidget):
         for name, (fraction, word) in stage_fractions(job).items():
             self.bars[name].setValue(round(fraction * 1000))
             self.bars[name].setFormat(word)
-        planned = int(job.params.get("settings", {}).get("epochs", 1))
+        # A time-budgeted fine-tune knows its epochs once the first one is timed.
+        planned = job.result.get("planned_epochs") or job.params.get("settings", {}).get("epochs")
+        planned = int(planned or 1)
         self.chart.show_epochs(job.result.get("epochs", []), planned)
         self._show_log(log)
 

@@ -45,9 +45,17 @@ SELECTION_FILE, LABELS_FILE = "selection.json", "labels.json"
 CANDIDATES_PER_LABEL = 2  # frames the selection chooses from, per frame it labels
 COLLECT_WAIT_S = 90.0  # the longest a job waits for a holding alarm's frames to be captured
 COLLECT_POLL_S = 2.0
+# A time-budgeted fine-tune plans this many epochs until the first one is timed.
+EPOCHS_BEFORE_TIMING = 10
+# Scale jitter of a fine-tune on one camera's frames: +-25 %, not Ultralytics' +-50 %
+# (measured, 6 min on 108 night frames and 150 day ones: held-out day mAP50 0.865 instead of
+# 0.850, night the same 0.59).
+FINE_TUNE_SCALE = 0.25
 
 
 def select(ctx: JobContext) -> None:
+    ctx.drift_event()  # an event missing from the database fails here, before any work
+    _prepare_replay_set(ctx)
     event, indices = _drifted_frames(ctx)
     if not indices:
         raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
@@ -65,6 +73,16 @@ def select(ctx: JobContext) -> None:
     ]
     (ctx.workspace / SELECTION_FILE).write_text(json.dumps(rows))
     ctx.remember(candidates=len(frames), selected=len(rows))
+
+
+def _prepare_replay_set(ctx: JobContext) -> None:
+    """Render the app's base dataset now if the dataset stage will need it: the first job
+    does it while the drifted frames are still coming in, not after."""
+    if ctx.settings.base_data_yaml is None:
+        app_base_dataset(
+            ctx.data_dir,
+            lambda done, total: _every(ctx, done, total, "rendering the base images for replay"),
+        )
 
 
 def _drifted_frames(ctx: JobContext):
@@ -126,7 +144,12 @@ def train(ctx: JobContext) -> None:
     active = Registry(ctx.store, ctx.data_dir).active()
     params = TrainParams(
         start_from=str(pt_path(active)),
-        epochs=s.epochs,
+        epochs=s.epochs or EPOCHS_BEFORE_TIMING,
+        minutes=0.0 if s.epochs else s.train_minutes,
+        rect=True,
+        scale=FINE_TUNE_SCALE,
+        optimizer="AdamW",
+        lr0=s.lr0,
         imgsz=s.imgsz,
         batch=s.batch,
         patience=s.patience,
@@ -143,7 +166,7 @@ def train(ctx: JobContext) -> None:
         if epoch > total:  # Ultralytics reports its final validation as one more epoch
             return
         epochs.append({"epoch": epoch, **metrics})
-        ctx.remember(epochs=epochs)
+        ctx.remember(epochs=epochs, planned_epochs=total)
         ctx.progress(
             epoch / total,
             f"epoch {epoch}/{total}: mAP50 {metrics.get('metrics/mAP50(B)', float('nan')):.3f}",

@@ -1,0 +1,156 @@
+"""Night fine-tuning recipes, measured: held-out night and day mAP50 after the same training time.
+
+    .venv/bin/python bench/fine_tune_recipes.py [--minutes 6] [--only J ...]
+
+Each recipe fine-tunes the bundled `.pt` for the same wall time (Ultralytics' `time`) on one
+torch thread, as the local worker does, on synthetic night frames (160 rendered with seed 7;
+a recipe takes the first N) mixed with M replayed base-day images, and is then measured with
+Ultralytics' val on the held-out sets of `make model` (build/eval/{day,night}, 200 frames
+each). The night frames are independent renders, more varied than a stream's, so the figures
+are a little above what the demo's own frames give. Recipes run one after another; each line
+of the table is appended to bench/results/fine_tune_recipes.jsonl as it ends.
+
+The question they answer: what a retraining can reach in the few minutes the demo's 10-minute
+promise leaves, and what it costs the day (the promotion gate allows 0.03 of day mAP50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tvdesk.config import project_root
+from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
+from tvdesk.training.offline import ultralytics_offline
+
+ROOT = project_root()
+WORK = ROOT / "build" / "fine-tune-recipes"
+EVAL = ROOT / "build" / "eval"
+BASE_TRAIN = ROOT / "data" / "base" / "images" / "train"
+NIGHT_SPEC = DatasetSpec(conditions=("night",), train=160, val=40, seed=7)
+OUT = Path(__file__).resolve().parent / "results" / "fine_tune_recipes.jsonl"
+NAMES = ("car", "truck", "bus", "motorcycle")
+
+COMMON = {"rect": True, "cache": "ram", "freeze": 0, "warmup_epochs": 0}
+# name: (night frames, replayed day images, Ultralytics arguments beside COMMON)
+RECIPES: dict[str, tuple[int, int, dict]] = {
+    "A Ultralytics' lr and scale": (108, 150, {}),
+    "D scale 0.25": (108, 150, {"scale": 0.25}),
+    "E replay 250": (108, 250, {}),
+    "G lr 0.0005": (108, 150, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
+    "H 100 night, replay 250": (100, 250, {"scale": 0.25}),
+    "I 160 night, replay 400": (160, 400, {"scale": 0.25}),
+    "J the default": (160, 250, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
+}
+
+
+def rendered(folder: Path, spec: DatasetSpec) -> Path:
+    if not (folder / "data.yaml").exists():
+        write_dataset(folder, spec)
+    return folder
+
+
+def data_yaml(name: str, night: Path, new: int, replay: int) -> Path:
+    """Night and day images interleaved in one list (the order Ultralytics reads them in)."""
+    frames = sorted((night / "images" / "train").glob("*.jpg"))[:new]
+    base = sorted(BASE_TRAIN.glob("*.jpg"))
+    base = base[:: max(1, len(base) // max(replay, 1))][:replay]
+    mixed = [p for pair in itertools.zip_longest(frames, base) for p in pair if p is not None]
+    slug = name.split()[0]
+    listing = WORK / f"{slug}-train.txt"
+    listing.write_text("\n".join(str(p) for p in mixed) + "\n")
+    yaml = WORK / f"{slug}.yaml"
+    names = "\n".join(f"  {i}: {n}" for i, n in enumerate(NAMES))
+    yaml.write_text(f"train: {listing}\nval: {night / 'images' / 'val'}\nnames:\n{names}\n")
+    return yaml
+
+
+def run(name: str, minutes: float, night: Path) -> dict:
+    import torch
+
+    new, replay, extra = RECIPES[name]
+    yolo_class = ultralytics_offline().YOLO
+    model = yolo_class(str(ROOT / "resources" / "models" / "tvdesk-base.pt"))
+    model.add_callback("on_pretrain_routine_start", lambda _: torch.set_num_threads(1))
+    epochs = []  # one entry per epoch trained (the last one cut short when the time is up)
+    model.add_callback("on_train_epoch_end", lambda trainer: epochs.append(trainer.epoch))
+    started = time.monotonic()
+    model.train(
+        data=str(data_yaml(name, night, new, replay)),
+        epochs=10,
+        time=minutes / 60,
+        imgsz=320,
+        batch=16,
+        seed=0,
+        deterministic=True,
+        workers=1,
+        device="cpu",
+        project=str(WORK / "runs"),
+        name=name.split()[0],
+        exist_ok=True,
+        plots=False,
+        amp=False,
+        verbose=False,
+        patience=100,
+        **{**COMMON, **extra},
+    )
+    train_s = time.monotonic() - started
+    torch.set_num_threads(2)
+    tuned = yolo_class(str(model.trainer.last))
+    scores = {}
+    for condition in ("night", "day"):
+        metrics = tuned.val(
+            data=str(EVAL / condition / "data.yaml"),
+            imgsz=320,
+            batch=16,
+            device="cpu",
+            plots=False,
+            verbose=False,
+        )
+        scores[condition] = round(float(metrics.box.map50), 3)
+    return {
+        "recipe": name,
+        "night_frames": new,
+        "replay": replay,
+        "arguments": {**COMMON, **extra},
+        "minutes": minutes,
+        "train_s": round(train_s),
+        "epochs": len(epochs),
+        "night_map50": scores["night"],
+        "day_map50": scores["day"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=6.0, help="training time per recipe")
+    parser.add_argument("--only", nargs="+", metavar="LETTER", help="e.g. --only A J")
+    args = parser.parse_args()
+    if not BASE_TRAIN.exists():
+        sys.exit(f"{BASE_TRAIN} is missing: `make setup` renders the base dataset")
+    for condition in ("day", "night"):  # as `make model` renders them
+        rendered(EVAL / condition, DatasetSpec((condition,), train=0, val=200, seed=1001))
+    names = [n for n in RECIPES if not args.only or n.split()[0] in args.only]
+    night = rendered(WORK / "night", NIGHT_SPEC)
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"{'recipe':28} {'night':>5} {'replay':>6} {'epochs':>6} {'night mAP50':>11} {'day':>6}")
+    for name in names:
+        row = run(name, args.minutes, night)
+        with OUT.open("a") as out:
+            out.write(json.dumps(row) + "\n")
+        print(
+            f"{name:28} {row['night_frames']:5d} {row['replay']:6d} {row['epochs']:6d} "
+            f"{row['night_map50']:11.3f} {row['day_map50']:6.3f}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
