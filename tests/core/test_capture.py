@@ -3,17 +3,21 @@ windows kept, and what each frame carries (detections, drift features, ground tr
 
 from __future__ import annotations
 
+import shutil
 import time
 
+import cv2
 import numpy as np
 import pytest
 from detector_support import fixed_output_model, raw_output, ultralytics_metadata
 
 from tvdesk.core.capture import (
+    FRAMES_FOLDER,
     CaptureBuffer,
     CaptureError,
     event_frames,
     find_capture,
+    keep_frames,
     load_frame,
     stored_indices,
 )
@@ -75,3 +79,18 @@ def test_a_frame_carries_detections_features_and_truth(model, tmp_path):
     assert frame.truth is not None and len(frame.truth[0]) == len(frame.truth[1])
     [labelled] = OracleLabeler().label([frame])
     assert labelled.lines == tuple(yolo_lines(GroundTruth(*frame.truth), 160, 90))
+
+
+def test_a_job_keeps_its_frames_whatever_the_ring_evicts_later(model, tmp_path):
+    """A long alarm's pin keeps only its newest frames, so the ring may evict frames a job has
+    chosen (a real night clip at 30 fps lost 57 of 200 chosen frames before labelling)."""
+    camera, job = tmp_path / "cam", tmp_path / "job"
+    buffer = CaptureBuffer(camera, capacity=100)
+    _play(model, buffer, 8)
+    buffer.close()
+    (camera / FRAMES_FOLDER / "00000003.json").unlink()  # caught half-evicted: sidecar first
+    assert keep_frames(camera, range(8), job) == [0, 1, 2, 4, 5, 6, 7]
+    assert not (job / FRAMES_FOLDER / "00000003.jpg").exists()
+    shutil.rmtree(camera)  # everything evicted
+    frame = load_frame(job, 5)
+    assert cv2.imread(str(frame.image)).shape == (90, 160, 3)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +147,40 @@ class CaptureBuffer:
 def stored_indices(root: Path) -> list[int]:
     """Indices of the complete frames under a capture folder."""
     return sorted(int(p.stem) for p in (root / FRAMES_FOLDER).glob("*.json"))
+
+
+def keep_frames(root: Path, indices: Iterable[int], dest: Path) -> list[int]:
+    """Hard-link (or copy) the frames `indices` of the capture folder `root` into `dest`, laid
+    out as a capture folder, so that a job keeps its frames whatever the ring evicts later
+    (a long alarm's pin keeps only its newest frames). Returns the indices kept: a frame
+    evicted before it could be linked is left out."""
+    source, target = root / FRAMES_FOLDER, dest / FRAMES_FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for index in indices:
+        # The JPEG first: the ring deletes a frame's sidecar before its JPEG, so a frame
+        # whose sidecar is linked after its JPEG is complete.
+        names = [f"{index:08d}{suffix}" for suffix in (".jpg", ".json")]
+        try:
+            for name in names:
+                _link_or_copy(source / name, target / name)
+        except FileNotFoundError:
+            for name in names:
+                (target / name).unlink(missing_ok=True)
+            continue
+        kept.append(index)
+    return kept
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    if target.exists():
+        return
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        raise
+    except OSError:  # another file system, or links not allowed: a copy does the same
+        atomic.copy_file(source, target)
 
 
 def event_frames(root: Path, event: DriftEvent) -> list[int]:

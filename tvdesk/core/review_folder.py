@@ -16,7 +16,7 @@ from tvdesk.core import atomic
 from tvdesk.core.capture import FRAMES_FOLDER
 from tvdesk.core.job import Job
 from tvdesk.core.labelers import REVIEW_DONE
-from tvdesk.core.retrain.context import job_workspace
+from tvdesk.core.retrain.context import job_frames, job_workspace
 
 LABELS_FOLDER = "labels"
 
@@ -43,7 +43,7 @@ class ReviewFolder:
 
     @classmethod
     def of_job(cls, data_dir: Path, job: Job) -> ReviewFolder:
-        return cls(job_review_folder(data_dir, job), Path(job.params["capture_dir"]))
+        return cls(job_review_folder(data_dir, job), job_frames(data_dir, job.id))
 
     @property
     def labels_dir(self) -> Path:

@@ -42,6 +42,12 @@ def job_workspace(data_dir: Path, job_id: int) -> Path:
     return data_dir / "jobs" / f"job-{job_id}"
 
 
+def job_frames(data_dir: Path, job_id: int) -> Path:
+    """The job's own links to its drift event's captured frames (a capture folder's layout),
+    made when its selection starts, so the capture ring cannot take them from under it."""
+    return job_workspace(data_dir, job_id) / "captured"
+
+
 class JobContext:
     """The job `job_id` in `store`, its settings, and its work folder under `data_dir`."""
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tvdesk.core.capture import event_frames, load_frame
+from tvdesk.core.capture import event_frames, keep_frames, load_frame
 from tvdesk.core.dataset import (
     LabelledImage,
     app_base_dataset,
@@ -34,7 +34,7 @@ from tvdesk.core.labelers import (
 )
 from tvdesk.core.onnx_detector import OnnxDetector
 from tvdesk.core.registry import Candidate, Registry, pt_path
-from tvdesk.core.retrain.context import JobContext, JobStopped
+from tvdesk.core.retrain.context import JobContext, JobStopped, job_frames
 from tvdesk.core.retrain.gate import decide
 from tvdesk.core.review_folder import job_review_folder
 from tvdesk.core.selection import select_frames
@@ -57,9 +57,10 @@ def select(ctx: JobContext) -> None:
     ctx.drift_event()  # an event missing from the database fails here, before any work
     _prepare_replay_set(ctx)
     event, indices = _drifted_frames(ctx)
+    indices = keep_frames(ctx.capture_dir, indices, job_frames(ctx.data_dir, ctx.id))
     if not indices:
         raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
-    frames = [load_frame(ctx.capture_dir, i) for i in indices]
+    frames = [load_frame(job_frames(ctx.data_dir, ctx.id), i) for i in indices]
     detector = _active_detector(ctx)
     chosen = select_frames(
         frames,
@@ -103,7 +104,7 @@ def _drifted_frames(ctx: JobContext):
 
 def label(ctx: JobContext) -> None:
     rows = json.loads((ctx.workspace / SELECTION_FILE).read_text())
-    frames = [load_frame(ctx.capture_dir, row["index"]) for row in rows]
+    frames = [load_frame(job_frames(ctx.data_dir, ctx.id), row["index"]) for row in rows]
     labelled = _labeler(ctx).label(frames)
     (ctx.workspace / LABELS_FILE).write_text(
         json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
