@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 DB_NAME = "tvdesk.db"
 BUSY_TIMEOUT_S = 15.0  # how long a writer waits for another process's transaction
+WAL_RETRY_S = 0.05
 
 
 class StoreError(Exception):
@@ -39,7 +41,7 @@ def open_database(path: Path) -> Database:
     try:
         db.execute("PRAGMA foreign_keys = ON")
         with db.ensure_autocommit_on():
-            db.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")  # in WAL: durable against a killed process
         migrate(db, path)
     except BaseException as exc:
@@ -55,6 +57,21 @@ def open_database(path: Path) -> Database:
             ) from exc
         raise
     return db
+
+
+def _switch_to_wal(db: Database) -> None:
+    """WAL mode, retried while busy: two processes that switch a new file at the same moment
+    can each hold the shared lock the other must see released, and SQLite then answers one of
+    them "locked" at once, without waiting (its busy handler would deadlock)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY_S)
 
 
 def _is_busy(exc: BaseException) -> bool:
