@@ -81,7 +81,7 @@ class RetrainSettings:
         metadata={
             "help": "first layers kept as they are (10 = YOLOv8's backbone). Night changes the "
             "input's statistics, which the first layers must follow (measured in the headless "
-            "demo: held-out night mAP50 0.15 after 8 min with the backbone frozen, 0.47 after "
+            "demo: held-out night mAP50 0.15 after 8 min with the backbone frozen, 0.42 after "
             "6.7 min training the whole model)"
         },
     )

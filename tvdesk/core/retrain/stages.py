@@ -57,10 +57,11 @@ def select(ctx: JobContext) -> None:
     ctx.drift_event()  # an event missing from the database fails here, before any work
     _prepare_replay_set(ctx)
     event, indices = _drifted_frames(ctx)
-    indices = keep_frames(ctx.capture_dir, indices, job_frames(ctx.data_dir, ctx.id))
+    own = job_frames(ctx.data_dir, ctx.id)
+    indices = keep_frames(ctx.capture_dir, indices, own)
     if not indices:
         raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
-    frames = [load_frame(job_frames(ctx.data_dir, ctx.id), i) for i in indices]
+    frames = [load_frame(own, i) for i in indices]
     detector = _active_detector(ctx)
     chosen = select_frames(
         frames,
