@@ -37,7 +37,7 @@ NIGHT_SPEC = DatasetSpec(conditions=("night",), train=160, val=40, seed=7)
 OUT = Path(__file__).resolve().parent / "results" / "fine_tune_recipes.jsonl"
 NAMES = ("car", "truck", "bus", "motorcycle")
 
-COMMON = {"rect": True, "cache": "ram", "freeze": 0, "warmup_epochs": 0}
+COMMON = {"batch": 16, "rect": True, "cache": "ram", "freeze": 0, "warmup_epochs": 0}
 # name: (night frames, replayed day images, Ultralytics arguments beside COMMON)
 RECIPES: dict[str, tuple[int, int, dict]] = {
     "A Ultralytics' lr and scale": (108, 150, {}),
@@ -46,7 +46,39 @@ RECIPES: dict[str, tuple[int, int, dict]] = {
     "G lr 0.0005": (108, 150, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
     "H 100 night, replay 250": (100, 250, {"scale": 0.25}),
     "I 160 night, replay 400": (160, 400, {"scale": 0.25}),
-    "J the default": (160, 250, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
+    "J batch 16": (160, 250, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
+    # Ultralytics accumulates gradients up to a nominal batch of 64 (`nbs`): at batch 16 the
+    # weights move once every 4 batches, about 7 times an epoch on 410 images.
+    "K a step per batch": (
+        160,
+        250,
+        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 16},
+    ),
+    "L batch 8, a step each": (
+        160,
+        250,
+        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 8, "batch": 8},
+    ),
+    "M batch 4, a step each": (
+        160,
+        250,
+        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 4, "batch": 4},
+    ),
+    "N batch 8, lr 0.001": (
+        160,
+        250,
+        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.001, "nbs": 8, "batch": 8},
+    ),
+    "O batch 8, lr 0.001, replay 400": (
+        160,
+        400,
+        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.001, "nbs": 8, "batch": 8},
+    ),
+    "P batch 8, lr 0.0007": (
+        160,
+        250,
+        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0007, "nbs": 8, "batch": 8},
+    ),
 }
 
 
@@ -86,7 +118,6 @@ def run(name: str, minutes: float, night: Path) -> dict:
         epochs=10,
         time=minutes / 60,
         imgsz=320,
-        batch=16,
         seed=0,
         deterministic=True,
         workers=1,
@@ -131,6 +162,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=6.0, help="training time per recipe")
     parser.add_argument("--only", nargs="+", metavar="LETTER", help="e.g. --only A J")
+    parser.add_argument(
+        "--beside", default=None, help="what ran on the other core meanwhile (for the record)"
+    )
     args = parser.parse_args()
     if not BASE_TRAIN.exists():
         sys.exit(f"{BASE_TRAIN} is missing: `make setup` renders the base dataset")
@@ -142,6 +176,8 @@ def main() -> int:
     print(f"{'recipe':28} {'night':>5} {'replay':>6} {'epochs':>6} {'night mAP50':>11} {'day':>6}")
     for name in names:
         row = run(name, args.minutes, night)
+        row["measured"] = f"{time.strftime('%Y-%m-%d')}, 1 torch thread"
+        row["ran_beside"] = args.beside
         with OUT.open("a") as out:
             out.write(json.dumps(row) + "\n")
         print(

@@ -74,7 +74,15 @@ class RetrainSettings:
         },
     )
     imgsz: int = field(default=320, metadata={"help": "training and evaluation image size"})
-    batch: int = field(default=16, metadata={"help": "training batch size"})
+    batch: int = field(
+        default=8,
+        metadata={
+            "help": "training batch size; the weights move after every batch (measured, 6 min "
+            "on 160 night frames and 250 day ones: batch 16 with Ultralytics' 64-image gradient "
+            "accumulation reached night mAP50 0.53, a step every 16 images 0.61, every 8 0.63, "
+            "day 0.88-0.89 in all three)"
+        },
+    )
     patience: int = field(default=5, metadata={"help": "epochs without improvement to stop"})
     freeze: int = field(
         default=0,

@@ -69,3 +69,20 @@ def test_a_time_budget_fits_the_epochs_to_the_time(tmp_path, monkeypatch):
     took = time.monotonic() - started
     assert result.epochs_run > 2  # the two planned epochs were only the first estimate
     assert budget_s <= took <= budget_s + 45  # the budget, plus set-up and final validation
+
+
+@pytest.mark.slow
+def test_a_nominal_batch_of_one_batch_updates_the_weights_after_every_batch(
+    tmp_path, monkeypatch
+):
+    from tvdesk.training.trainer import TrainParams, train
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
+    data = write_dataset(tmp_path / "ds", DatasetSpec(train=16, val=4, width=256, height=144))
+    tiny = dict(epochs=2, imgsz=64, batch=4, threads=1, workers=0, warmup_epochs=0.0)
+    # Ultralytics' default accumulates 64 images' gradients (16 batches of 4), at most as many
+    # as the run has: one update at the end of the 8 batches of the two epochs.
+    default = train(data, tmp_path / "default", TrainParams(**tiny))
+    stepped = train(data, tmp_path / "stepped", TrainParams(nominal_batch=4, **tiny))
+    assert default.weight_updates == 1
+    assert stepped.weight_updates == 8  # one per batch

@@ -40,6 +40,9 @@ class TrainParams:
     minutes: float = 0.0
     imgsz: int = 320
     batch: int = 16
+    # Images per weight update: Ultralytics accumulates gradients up to 64 by default, so at
+    # batch 16 the weights move once every 4 batches. 0 = that default.
+    nominal_batch: int = 0
     patience: int = 100
     seed: int = 0
     workers: int = 2
@@ -66,6 +69,7 @@ class TrainResult:
     best_weights: Path
     run_dir: Path
     epochs_run: int
+    weight_updates: int  # optimizer steps taken (the EMA counts them)
 
 
 def train(
@@ -103,6 +107,7 @@ def train(
             time=params.minutes / 60 if params.minutes > 0 else None,
             imgsz=params.imgsz,
             batch=params.batch,
+            **({"nbs": params.nominal_batch} if params.nominal_batch else {}),
             patience=params.patience,
             freeze=params.freeze,
             warmup_epochs=params.warmup_epochs,
@@ -124,7 +129,10 @@ def train(
     trainer = yolo.trainer
     best = Path(trainer.best if Path(trainer.best).exists() else trainer.last)
     return TrainResult(
-        best_weights=best, run_dir=Path(trainer.save_dir), epochs_run=trainer.epoch + 1
+        best_weights=best,
+        run_dir=Path(trainer.save_dir),
+        epochs_run=trainer.epoch + 1,
+        weight_updates=trainer.ema.updates if trainer.ema else 0,
     )
 
 

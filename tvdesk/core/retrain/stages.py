@@ -154,6 +154,7 @@ def train(ctx: JobContext) -> None:
         lr0=s.lr0,
         imgsz=s.imgsz,
         batch=s.batch,
+        nominal_batch=s.batch,  # a step after every batch: a few minutes' fine-tune needs steps
         patience=s.patience,
         seed=s.seed,
         workers=1,
@@ -185,6 +186,7 @@ def train(ctx: JobContext) -> None:
     ctx.remember(
         candidate_pt=str(result.best_weights),
         epochs_run=result.epochs_run,
+        weight_updates=result.weight_updates,
         train_params=params.as_dict(),
         train_seconds=time.monotonic() - started,
         parent_id=active.id,
