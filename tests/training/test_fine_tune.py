@@ -72,9 +72,7 @@ def test_a_time_budget_fits_the_epochs_to_the_time(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_nominal_batch_of_one_batch_updates_the_weights_after_every_batch(
-    tmp_path, monkeypatch
-):
+def test_a_nominal_batch_of_one_batch_updates_the_weights_after_every_batch(tmp_path, monkeypatch):
     from tvdesk.training.trainer import TrainParams, train
 
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
