@@ -41,57 +41,28 @@ OUT = Path(__file__).resolve().parent / "results" / "fine_tune_recipes.jsonl"
 NAMES = ("car", "truck", "bus", "motorcycle")
 
 COMMON = {"batch": 16, "imgsz": 320, "rect": True, "cache": "ram", "freeze": 0, "warmup_epochs": 0}
+# Recipe J's arguments, and L's: J with batches of 8 and a weight update after each (Ultralytics
+# accumulates gradients up to a nominal batch of 64, `nbs`: at batch 16 the weights move once
+# every 4 batches, about 7 times an epoch on 410 images).
+J_ARGS = {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}
+L_ARGS = {**J_ARGS, "nbs": 8, "batch": 8}
 # name: (night frames, replayed day images, Ultralytics arguments beside COMMON)
 RECIPES: dict[str, tuple[int, int, dict]] = {
     "A Ultralytics' lr and scale": (108, 150, {}),
     "D scale 0.25": (108, 150, {"scale": 0.25}),
     "E replay 250": (108, 250, {}),
-    "G lr 0.0005": (108, 150, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
+    "G lr 0.0005": (108, 150, J_ARGS),
     "H 100 night, replay 250": (100, 250, {"scale": 0.25}),
     "I 160 night, replay 400": (160, 400, {"scale": 0.25}),
-    "J batch 16": (160, 250, {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005}),
-    # Ultralytics accumulates gradients up to a nominal batch of 64 (`nbs`): at batch 16 the
-    # weights move once every 4 batches, about 7 times an epoch on 410 images.
-    "K a step per batch": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 16},
-    ),
-    "L batch 8, a step each": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 8, "batch": 8},
-    ),
-    "M batch 4, a step each": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 4, "batch": 4},
-    ),
-    "N batch 8, lr 0.001": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.001, "nbs": 8, "batch": 8},
-    ),
-    "O batch 8, lr 0.001, replay 400": (
-        160,
-        400,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.001, "nbs": 8, "batch": 8},
-    ),
-    "P batch 8, lr 0.0007": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0007, "nbs": 8, "batch": 8},
-    ),
-    "Q L, final lr 10 %": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 8, "batch": 8, "lrf": 0.1},
-    ),
-    "R L at 256 px": (
-        160,
-        250,
-        {"scale": 0.25, "optimizer": "AdamW", "lr0": 0.0005, "nbs": 8, "batch": 8, "imgsz": 256},
-    ),
+    "J batch 16": (160, 250, J_ARGS),
+    "K a step per batch": (160, 250, {**J_ARGS, "nbs": 16}),
+    "L batch 8, a step each": (160, 250, L_ARGS),
+    "M batch 4, a step each": (160, 250, {**L_ARGS, "nbs": 4, "batch": 4}),
+    "N batch 8, lr 0.001": (160, 250, {**L_ARGS, "lr0": 0.001}),
+    "O batch 8, lr 0.001, replay 400": (160, 400, {**L_ARGS, "lr0": 0.001}),
+    "P batch 8, lr 0.0007": (160, 250, {**L_ARGS, "lr0": 0.0007}),
+    "Q L, final lr 10 %": (160, 250, {**L_ARGS, "lrf": 0.1}),
+    "R L at 256 px": (160, 250, {**L_ARGS, "imgsz": 256}),
 }
 
 

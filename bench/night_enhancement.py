@@ -34,22 +34,11 @@ MODEL = ROOT / "resources" / "models" / "tvdesk-base.pt"
 OUT = Path(__file__).resolve().parent / "results" / "night_enhancement.json"
 
 
-def lift_to(target_luma: float) -> Callable[[np.ndarray], np.ndarray]:
-    """A gamma that brings the frame's mean luma to `target_luma`."""
-
-    def lift(image: np.ndarray) -> np.ndarray:
-        mean = max(1.0, float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).mean()))
-        value = float(np.clip(np.log(target_luma / 255) / np.log(mean / 255), 0.2, 1.0))
-        return gamma(image, value)
-
-    return lift
-
-
 # folder: (what the table calls it, the enhancement)
 ENHANCEMENTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     "none": ("none", lambda image: image),
     "teacher": ("teacher's gamma (mean luma 45)", lambda image: gamma(image, night_gamma(image))),
-    "gamma100": ("gamma to mean luma 100", lift_to(100.0)),
+    "gamma100": ("gamma to mean luma 100", lambda image: gamma(image, night_gamma(image, 100.0))),
     "clahe": ("CLAHE", clahe),
 }
 

@@ -44,10 +44,10 @@ def enhance(image: np.ndarray) -> np.ndarray:
     return clahe(image)
 
 
-def night_gamma(image: np.ndarray) -> float:
-    """The gamma that lifts this frame's mean luma to NIGHT_TARGET_LUMA (very dark: strong)."""
+def night_gamma(image: np.ndarray, target_luma: float = NIGHT_TARGET_LUMA) -> float:
+    """The gamma that lifts this frame's mean luma to `target_luma` (very dark: strong)."""
     mean = max(1.0, float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).mean()))
-    return float(np.clip(np.log(NIGHT_TARGET_LUMA / 255.0) / np.log(mean / 255.0), MIN_GAMMA, 1.0))
+    return float(np.clip(np.log(target_luma / 255.0) / np.log(mean / 255.0), MIN_GAMMA, 1.0))
 
 
 def gamma(image: np.ndarray, value: float) -> np.ndarray:

@@ -105,7 +105,8 @@ def _drifted_frames(ctx: JobContext):
 
 def label(ctx: JobContext) -> None:
     rows = json.loads((ctx.workspace / SELECTION_FILE).read_text())
-    frames = [load_frame(job_frames(ctx.data_dir, ctx.id), row["index"]) for row in rows]
+    own = job_frames(ctx.data_dir, ctx.id)
+    frames = [load_frame(own, row["index"]) for row in rows]
     labelled = _labeler(ctx).label(frames)
     (ctx.workspace / LABELS_FILE).write_text(
         json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
