@@ -39,6 +39,10 @@ def test_local_queue_promotes_a_registered_versioned_model(
     assert dvc_status(isolated_home, dvc_file) == {}
     assert result["pushed_files"] > 0 and any((isolated_home / "dvc-remote").rglob("*"))
     assert [v.md5 for v in dataset_versions(isolated_home)] == [result["data_md5"]]
+    # The base images relit to the night of the same camera went in beside the night frames.
+    train = isolated_home / "data" / "datasets" / f"job-{job.id}" / "images" / "train"
+    assert result["relit"] == len(list(train.glob("relit_*.jpg"))) > 0
+    assert result["relit_view_similarity"] >= 0.25 and result["relit_mean_gain"] < 0.5
     # The new version: active, with its parent, data version, parameters and metrics.
     registry = Registry(store, isolated_home)
     model = registry.active()

@@ -66,6 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--minutes", type=float, help="fine-tuning time (default 6.5)")
     parser.add_argument("--label-budget", type=int, help="frames chosen for labelling")
     parser.add_argument("--replay", type=int, help="base images mixed in")
+    parser.add_argument(
+        "--relit", type=int, help="base images relit to the drifted light and mixed in"
+    )
     parser.add_argument("--imgsz", type=int, help="training image size")
     parser.add_argument(
         "--no-eval", action="store_true", help="headless: skip the mAP evaluation at the end"
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         train_minutes=args.minutes,
         label_budget=args.label_budget,
         replay=args.replay,
+        relit=args.relit,
         imgsz=args.imgsz,
     )
     options = DemoOptions(

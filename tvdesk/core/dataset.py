@@ -15,10 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
-from tvdesk.core.synth.dataset import DatasetError, DatasetSpec, write_data_yaml, write_dataset
+from tvdesk.core.relight import Relighting
+from tvdesk.core.synth.dataset import (
+    JPEG_QUALITY,
+    DatasetError,
+    DatasetSpec,
+    write_data_yaml,
+    write_dataset,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +170,11 @@ def assemble_dataset(
     replay: int,
     val_fraction: float,
     seed: int,
+    relight: Relighting | None = None,
+    relit: int = 0,
 ) -> Path:
-    """Write new frames (split train/val) plus `replay` base training images into `root`.
+    """Write new frames (split train/val) plus `replay` base training images into `root`,
+    and, with `relight`, `relit` other base training images relit to the drifted light.
 
     The val split holds new frames only, so validation measures the drifted conditions; the
     replayed base images keep what the model knew. Returns the data.yaml path.
@@ -180,8 +191,16 @@ def assemble_dataset(
     for split, items in splits.items():
         for number, item in enumerate(items):
             _write_item(root, split, f"new_{number:06d}", item)
-    for number, item in enumerate(_replay_sample(base_yaml, replay, rng)):
-        _write_item(root, "train", f"replay_{number:06d}", item)
+    base_items = _base_train_items(base_yaml)
+    order = rng.permutation(len(base_items))
+    replayed = sorted(order[:replay])
+    for number, index in enumerate(replayed):
+        _write_item(root, "train", f"replay_{number:06d}", base_items[index])
+    if relight is not None and relit > 0:
+        # Images the replay left out first (more traffic seen), then the replayed ones.
+        chosen = [*order[replay:], *order[:replay]][:relit]
+        for number, index in enumerate(sorted(chosen)):
+            _write_relit(root, f"relit_{number:06d}", base_items[index], relight, rng)
     names = yaml.safe_load(base_yaml.read_text())["names"]
     return write_data_yaml(root, [names[i] for i in sorted(names)])
 
@@ -224,20 +243,39 @@ def retrain_dataset_folder(data_dir: Path, job_id: int) -> Path:
     return data_dir / APP_DATA_FOLDER / DATASETS_FOLDER / f"job-{job_id}"
 
 
-def _replay_sample(base_yaml: Path, count: int, rng: np.random.Generator) -> list[LabelledImage]:
-    images = sorted(
+def base_train_images(base_yaml: Path) -> list[Path]:
+    """The base dataset's training images, sorted."""
+    return sorted(
         p
         for p in (base_yaml.parent / "images" / "train").iterdir()
         if p.suffix.lower() in IMAGE_SUFFIXES
     )
-    chosen = sorted(rng.choice(len(images), size=min(count, len(images)), replace=False))
+
+
+def _base_train_items(base_yaml: Path) -> list[LabelledImage]:
     items = []
-    for index in chosen:
-        image = images[index]
+    for image in base_train_images(base_yaml):
         label = base_yaml.parent / "labels" / "train" / f"{image.stem}.txt"
         lines = label.read_text().splitlines() if label.exists() else []
         items.append(LabelledImage(image, tuple(line for line in lines if line.strip())))
     return items
+
+
+def _write_relit(
+    root: Path, stem: str, item: LabelledImage, relight: Relighting, rng: np.random.Generator
+) -> None:
+    image = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"cannot read base image {item.image}: render the base dataset again")
+    images, labels = root / "images" / "train", root / "labels" / "train"
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(
+        str(images / f"{stem}.jpg"),
+        relight.apply(image, rng),
+        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+    )
+    (labels / f"{stem}.txt").write_text("".join(f"{line}\n" for line in item.lines))
 
 
 def _write_item(root: Path, split: str, stem: str, item: LabelledImage) -> None:

@@ -14,12 +14,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tvdesk.core.capture import event_frames, keep_frames, load_frame
+from tvdesk.core.capture import (
+    CaptureError,
+    event_frames,
+    keep_frames,
+    load_frame,
+    stored_indices,
+)
 from tvdesk.core.dataset import (
     LabelledImage,
     app_base_dataset,
     app_data_repo,
     assemble_dataset,
+    base_train_images,
     push_dataset,
     retrain_dataset_folder,
     version_dataset,
@@ -34,6 +41,7 @@ from tvdesk.core.labelers import (
 )
 from tvdesk.core.onnx_detector import OnnxDetector
 from tvdesk.core.registry import Candidate, Registry, pt_path
+from tvdesk.core.relight import BACKGROUND_SAMPLES, NotRelightable, Relighting, relighting
 from tvdesk.core.retrain.context import JobContext, JobStopped, job_frames
 from tvdesk.core.retrain.gate import decide
 from tvdesk.core.review_folder import job_review_folder
@@ -123,6 +131,7 @@ def dataset(ctx: JobContext) -> None:
     base_yaml = ctx.settings.base_data_yaml or app_base_dataset(ctx.data_dir)
     folder = retrain_dataset_folder(ctx.data_dir, ctx.id)
     shutil.rmtree(folder, ignore_errors=True)  # a half-written one from an interrupted run
+    relight = _relighting(ctx, base_yaml) if ctx.settings.relit > 0 else None
     data_yaml = assemble_dataset(
         folder,
         items,
@@ -130,6 +139,8 @@ def dataset(ctx: JobContext) -> None:
         replay=ctx.settings.replay,
         val_fraction=ctx.settings.val_fraction,
         seed=ctx.settings.seed,
+        relight=relight,
+        relit=ctx.settings.relit,
     )
     ctx.progress(0.5, "versioning the dataset with DVC")
     md5 = version_dataset(ctx.data_dir, folder)
@@ -137,6 +148,42 @@ def dataset(ctx: JobContext) -> None:
     ctx.remember(
         data_yaml=str(data_yaml), base_yaml=str(base_yaml), data_md5=md5, pushed_files=pushed
     )
+
+
+def _relighting(ctx: JobContext, base_yaml: Path) -> Relighting | None:
+    """The drifted light as a gain on the base images, from the later half of the event's
+    frames (the light it settled in); None, with the reason in the job, when it is not a
+    change of light of the base images' view."""
+    ctx.progress(0.1, "measuring the drifted light")
+    own = job_frames(ctx.data_dir, ctx.id)
+    later = stored_indices(own)[len(stored_indices(own)) // 2 :]
+    drifted = [_read_image(load_frame(own, i).image) for i in _spread(later, BACKGROUND_SAMPLES)]
+    base = [_read_image(p) for p in _spread(base_train_images(base_yaml), BACKGROUND_SAMPLES)]
+    try:
+        relight = relighting(drifted, base)
+    except NotRelightable as exc:
+        logger.info("job %d: no relit base images: %s", ctx.id, exc)
+        ctx.remember(relit=0, relit_skipped=str(exc))
+        return None
+    ctx.remember(
+        relit=min(ctx.settings.relit, len(base_train_images(base_yaml))),
+        relit_view_similarity=round(relight.view_similarity, 3),
+        relit_mean_gain=round(float(relight.gain.mean()), 3),
+    )
+    return relight
+
+
+def _spread(items: list, count: int) -> list:
+    return items[:: max(1, len(items) // count)][:count]
+
+
+def _read_image(path: Path):
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise CaptureError(f"cannot read {path}: the image is missing or damaged")
+    return image
 
 
 def train(ctx: JobContext) -> None:
