@@ -193,18 +193,8 @@ def run(name: str, minutes: float, nights: dict[str, Path]) -> dict:
     )
     train_s = time.monotonic() - started
     torch.set_num_threads(2)
-    tuned = yolo_class(str(model.trainer.last))
-    scores = {}
-    for condition in ("night", "day"):
-        metrics = tuned.val(
-            data=str(EVAL / condition / "data.yaml"),
-            imgsz=320,
-            batch=16,
-            device="cpu",
-            plots=False,
-            verbose=False,
-        )
-        scores[condition] = round(float(metrics.box.map50), 3)
+    measured = held_out(yolo_class(str(model.trainer.last)))
+    scores = {condition: round(float(m.box.map50), 3) for condition, m in measured.items()}
     return {
         "recipe": name,
         "night_source": source,
@@ -217,6 +207,21 @@ def run(name: str, minutes: float, nights: dict[str, Path]) -> dict:
         "epochs": len(epochs),
         "night_map50": scores["night"],
         "day_map50": scores["day"],
+    }
+
+
+def held_out(model) -> dict:
+    """Ultralytics' val of `model` on the held-out night and day sets of `make model`."""
+    return {
+        condition: model.val(
+            data=str(EVAL / condition / "data.yaml"),
+            imgsz=320,
+            batch=16,
+            device="cpu",
+            plots=False,
+            verbose=False,
+        )
+        for condition in ("night", "day")
     }
 
 
