@@ -1,0 +1,100 @@
+"""A fine-tune that forgets too much of the base data is blended back towards the active
+model's weights, and the first blend the gate passes is promoted: real checkpoints, real
+Ultralytics evaluation, in-process stages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from retrain_support import tiny_settings
+
+from tvdesk.core.registry import Registry, pt_path
+from tvdesk.core.retrain import stages
+from tvdesk.core.retrain.context import JobContext, JobStopped, request_retrain
+from tvdesk.core.store import Store
+from tvdesk.training.blend import blend_checkpoints
+
+
+@pytest.fixture
+def evaluating(isolated_home, captured, base_yaml, bundled_model):
+    """A job at its evaluate stage with the bundled model active (it detects the base
+    images' vehicles at 320 px, which the tiny model does not) and a candidate that has
+    forgotten them; a function of the gate's settings."""
+    with Store() as store:
+        active = Registry(store, isolated_home).active(bundled_model)
+        event = store.drift_events.save(replace(captured[1], id=None))
+
+        def make(**gate) -> JobContext:
+            settings = tiny_settings(base_yaml, imgsz=320, **gate)
+            job = request_retrain(store, event, captured[0], settings)
+            ctx = JobContext(store, isolated_home, job.id)
+            ctx.begin("evaluate")
+            ctx.remember(
+                parent_id=active.id,
+                data_yaml=str(base_yaml),  # the drifted set does not matter here
+                base_yaml=str(base_yaml),
+                candidate_pt=str(_forgetful_copy(pt_path(active), ctx.workspace / "cand.pt")),
+            )
+            return ctx
+
+        yield make
+
+
+def _state(path) -> dict:
+    return torch.load(path, weights_only=False)["model"].float().state_dict()
+
+
+def _forgetful_copy(pt, out):
+    """The checkpoint with every convolution weight scrambled: it has forgotten the base."""
+    checkpoint = torch.load(pt, weights_only=False)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, value in checkpoint["model"].named_parameters():
+            if name.endswith("conv.weight"):
+                value.copy_(torch.randn(value.shape, generator=generator).to(value.dtype) * 0.05)
+    torch.save(checkpoint, out)
+    return out
+
+
+def test_a_blend_lies_between_its_two_checkpoints(tiny_model, tmp_path):
+    start = tiny_model.with_suffix(".pt")
+    tuned = _forgetful_copy(start, tmp_path / "tuned.pt")
+    a, b = _state(start), _state(tuned)
+    for weight, expected in ((0.0, a), (1.0, b)):
+        blended = _state(blend_checkpoints(start, tuned, weight, tmp_path / f"w{weight}.pt"))
+        for key in a:
+            torch.testing.assert_close(blended[key], expected[key], atol=2e-3, rtol=1e-3)
+    half = _state(blend_checkpoints(start, tuned, 0.5, tmp_path / "half.pt"))
+    key = next(k for k in a if k.endswith("conv.weight"))
+    torch.testing.assert_close(half[key], (a[key] + b[key]) / 2, atol=2e-3, rtol=1e-3)
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        blend_checkpoints(start, tuned, 1.5, tmp_path / "bad.pt")
+
+
+def test_the_first_blend_the_gate_passes_is_promoted(evaluating, monkeypatch):
+    # Any drifted gain will do; the base data must not get worse at all. The scrambled
+    # candidate fails that, and so does a half blend; the blend that is all active model
+    # passes it exactly.
+    monkeypatch.setattr(stages, "BLEND_WEIGHTS", (0.5, 0.0))
+    ctx = evaluating(min_gain=-1.0, max_base_loss=0.0)
+    stages.evaluate(ctx)
+
+    result, metrics = ctx.result, ctx.result["metrics"]
+    assert metrics["active"]["base"]["map50"] > 0.3  # the bundled model sees these vehicles
+    assert metrics["fine_tune"]["base"]["map50"] < metrics["active"]["base"]["map50"]
+    assert [(b["weight"], b["promote"]) for b in result["blends"]] == [(0.5, False), (0.0, True)]
+    assert result["gate"]["promote"] and result["blend_weight"] == 0.0
+    assert "blended 0% with the active model's weights (alone it lost" in result["gate"]["reason"]
+    assert result["candidate_pt"].endswith("blend-0.0.pt")
+    assert metrics["candidate"]["base"] == metrics["active"]["base"]
+
+
+def test_no_blend_passing_keeps_the_active_model(evaluating, monkeypatch):
+    monkeypatch.setattr(stages, "BLEND_WEIGHTS", (0.9,))
+    ctx = evaluating(min_gain=-1.0, max_base_loss=-1.0)  # nothing can pass
+    with pytest.raises(JobStopped, match="kept the active model: the candidate loses"):
+        stages.evaluate(ctx)
+    assert [b["promote"] for b in ctx.result["blends"]] == [False]
+    assert "blend_weight" not in ctx.result
