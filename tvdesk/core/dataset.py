@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import yaml
 
-from tvdesk.core.relight import Relighting
+from tvdesk.core.relight import RELIT_PREFIX, Relighting
 from tvdesk.core.synth.dataset import (
     JPEG_QUALITY,
     DatasetError,
@@ -200,7 +200,7 @@ def assemble_dataset(
         # Images the replay left out first (more traffic seen), then the replayed ones.
         chosen = [*order[replay:], *order[:replay]][:relit]
         for number, index in enumerate(sorted(chosen)):
-            _write_relit(root, f"relit_{number:06d}", base_items[index], relight, rng)
+            _write_relit(root, f"{RELIT_PREFIX}{number:06d}", base_items[index], relight, rng)
     names = yaml.safe_load(base_yaml.read_text())["names"]
     return write_data_yaml(root, [names[i] for i in sorted(names)])
 

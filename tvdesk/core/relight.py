@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# Relit images are named so in a dataset: they are not the camera's frames, so a drift
+# profile of the training images leaves them out.
+RELIT_PREFIX = "relit_"
 BACKGROUND_SAMPLES = 60  # images a background median is taken over, evenly spaced
 # Edge agreement of the two backgrounds (zero-mean correlation of log-gradient magnitudes)
 # below which the views are taken to differ. Measured against the base images' background

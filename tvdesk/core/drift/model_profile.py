@@ -30,6 +30,7 @@ from tvdesk.core.drift.features import (
     edge_recall,
 )
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile, profile_from_features
+from tvdesk.core.relight import RELIT_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,15 @@ NOT_IN_FILES: tuple[str, ...] = ("noise", "saturation")
 
 
 def training_images(folder: Path) -> list[Path]:
-    """Every image under `folder` (a YOLO dataset or a plain folder), in a stable order."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The camera images under `folder` (a YOLO dataset or a plain folder), in a stable
+    order: relit base images are left out, they are not what the camera shows (measured: a
+    profile that took 230 of them beside 160 night frames raised a "camera moved" alarm on
+    the night it was trained for)."""
+    return sorted(
+        p
+        for p in Path(folder).rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(RELIT_PREFIX)
+    )
 
 
 def training_features(
