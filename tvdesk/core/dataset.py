@@ -267,20 +267,18 @@ def _write_relit(
     image = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
     if image is None:
         raise DatasetError(f"cannot read base image {item.image}: render the base dataset again")
-    images, labels = root / "images" / "train", root / "labels" / "train"
-    images.mkdir(parents=True, exist_ok=True)
-    labels.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(
-        str(images / f"{stem}.jpg"),
-        relight.apply(image, rng),
-        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
-    )
-    (labels / f"{stem}.txt").write_text("".join(f"{line}\n" for line in item.lines))
+    _write_item(root, "train", stem, item, pixels=relight.apply(image, rng))
 
 
-def _write_item(root: Path, split: str, stem: str, item: LabelledImage) -> None:
+def _write_item(
+    root: Path, split: str, stem: str, item: LabelledImage, pixels: np.ndarray | None = None
+) -> None:
+    """The item's image (or `pixels` in its place, as JPEG) and its labels under `stem`."""
     images, labels = root / "images" / split, root / "labels" / split
     images.mkdir(parents=True, exist_ok=True)
     labels.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(item.image, images / f"{stem}{item.image.suffix.lower()}")
+    if pixels is None:
+        shutil.copyfile(item.image, images / f"{stem}{item.image.suffix.lower()}")
+    else:
+        cv2.imwrite(str(images / f"{stem}.jpg"), pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     (labels / f"{stem}.txt").write_text("".join(f"{line}\n" for line in item.lines))

@@ -88,9 +88,9 @@ def relighting(drifted: Sequence[np.ndarray], base: Sequence[np.ndarray]) -> Rel
     gain = np.clip(cv2.GaussianBlur(gain, (0, 0), GAIN_BLUR_SIGMA), 0.0, MAX_GAIN)
     # The noise a relit image must still get to look like the drifted frames: what they
     # have beyond what the scaled base image keeps of its own.
-    relit = [np.clip(image.astype(np.float32) * gain, 0, 255) for image in _sample(base, 8)]
+    relit = [np.clip(image.astype(np.float32) * gain, 0, 255) for image in spread(base, 8)]
     have = float(np.median([noise_sigma(image) for image in relit]))
-    want = float(np.median([noise_sigma(frame) for frame in _sample(drifted, 8)]))
+    want = float(np.median([noise_sigma(frame) for frame in spread(drifted, 8)]))
     return Relighting(
         gain.astype(np.float32), float(np.sqrt(max(want**2 - have**2, 0.0))), similarity
     )
@@ -98,7 +98,7 @@ def relighting(drifted: Sequence[np.ndarray], base: Sequence[np.ndarray]) -> Rel
 
 def background(images: Sequence[np.ndarray]) -> np.ndarray:
     """The per-pixel median of up to BACKGROUND_SAMPLES images: the scene without traffic."""
-    stack = np.stack([image.astype(np.float32) for image in _sample(images, BACKGROUND_SAMPLES)])
+    stack = np.stack([image.astype(np.float32) for image in spread(images, BACKGROUND_SAMPLES)])
     return np.median(stack, axis=0)
 
 
@@ -131,6 +131,7 @@ def _log_edges(image: np.ndarray) -> np.ndarray:
     )
 
 
-def _sample(images: Sequence[np.ndarray], count: int) -> Sequence[np.ndarray]:
+def spread(images: Sequence, count: int) -> Sequence:
+    """At most `count` of `images`, evenly spaced."""
     step = max(1, len(images) // count)
     return images[::step][:count]

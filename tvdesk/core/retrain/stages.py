@@ -42,7 +42,13 @@ from tvdesk.core.labelers import (
 )
 from tvdesk.core.onnx_detector import OnnxDetector
 from tvdesk.core.registry import Candidate, Registry, pt_path
-from tvdesk.core.relight import BACKGROUND_SAMPLES, NotRelightable, Relighting, relighting
+from tvdesk.core.relight import (
+    BACKGROUND_SAMPLES,
+    NotRelightable,
+    Relighting,
+    relighting,
+    spread,
+)
 from tvdesk.core.retrain.context import JobContext, JobStopped, job_frames
 from tvdesk.core.retrain.gate import decide
 from tvdesk.core.review_folder import job_review_folder
@@ -160,9 +166,10 @@ def _relighting(ctx: JobContext, base_yaml: Path) -> Relighting | None:
     change of light of the base images' view."""
     ctx.progress(0.1, "measuring the drifted light")
     own = job_frames(ctx.data_dir, ctx.id)
-    later = stored_indices(own)[len(stored_indices(own)) // 2 :]
-    drifted = [_read_image(load_frame(own, i).image) for i in _spread(later, BACKGROUND_SAMPLES)]
-    base = [_read_image(p) for p in _spread(base_train_images(base_yaml), BACKGROUND_SAMPLES)]
+    indices = stored_indices(own)
+    later = indices[len(indices) // 2 :]
+    drifted = [_read_image(load_frame(own, i).image) for i in spread(later, BACKGROUND_SAMPLES)]
+    base = [_read_image(p) for p in spread(base_train_images(base_yaml), BACKGROUND_SAMPLES)]
     try:
         relight = relighting(drifted, base)
     except NotRelightable as exc:
@@ -175,10 +182,6 @@ def _relighting(ctx: JobContext, base_yaml: Path) -> Relighting | None:
         relit_mean_gain=round(float(relight.gain.mean()), 3),
     )
     return relight
-
-
-def _spread(items: list, count: int) -> list:
-    return items[:: max(1, len(items) // count)][:count]
 
 
 def _read_image(path: Path):
