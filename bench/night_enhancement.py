@@ -5,6 +5,9 @@
 The held-out night frames of `make model` (build/eval/night, 200 frames) are written again
 through each enhancement of `tvdesk.core.enhance` (the teacher labeler's and the selection's
 second look), and the bundled model is measured on each copy with Ultralytics' val at 320 px.
+Then the other adaptation that needs no labels: the bundled model with its BatchNorm statistics
+re-estimated on the headless demo's 160 night stream frames (AdaBN, Li et al. 2016; the frames
+of `bench/fine_tune_recipes.py`), measured on the night and the day held-out sets.
 Prints a table and writes bench/results/night_enhancement.json.
 """
 
@@ -21,6 +24,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fine_tune_recipes import WORK as RECIPES_WORK  # bench/ is sys.path[0]
+from fine_tune_recipes import demo_stream
 
 from tvdesk.config import project_root
 from tvdesk.core.enhance import clahe, gamma, night_gamma
@@ -53,25 +59,72 @@ def enhanced_copy(folder: Path, enhance: Callable[[np.ndarray], np.ndarray]) -> 
     return folder / "data.yaml"
 
 
+def batch_norm_adapted(model, frames: list[Path]):
+    """`model` with every BatchNorm's running mean and variance re-estimated on `frames`
+    (a cumulative average over batches of 16, letterboxed as Ultralytics' rect val does),
+    its weights untouched."""
+    import torch
+    from ultralytics.data.augment import LetterBox
+
+    letterbox = LetterBox((192, 320), auto=False)
+    network = model.model
+    for layer in network.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.reset_running_stats()
+            layer.momentum = None  # a cumulative average
+    network.train()
+    with torch.no_grad():
+        for start in range(0, len(frames), 16):
+            images = [
+                letterbox(image=cv2.imread(str(p)))[:, :, ::-1] for p in frames[start : start + 16]
+            ]
+            batch = torch.from_numpy(np.stack(images).copy()).permute(0, 3, 1, 2).float() / 255
+            network(batch)
+    network.eval()
+    return model
+
+
+def validate(model, data: Path) -> float:
+    metrics = model.val(
+        data=str(data), imgsz=320, batch=16, device="cpu", plots=False, verbose=False
+    )
+    return round(float(metrics.box.map50), 4)
+
+
 def main() -> int:
-    if not (NIGHT / "data.yaml").exists():  # as `make model` renders it
-        write_dataset(NIGHT, DatasetSpec(("night",), train=0, val=200, seed=1001))
+    for condition in ("night", "day"):  # as `make model` renders them
+        if not (NIGHT.parent / condition / "data.yaml").exists():
+            write_dataset(
+                NIGHT.parent / condition, DatasetSpec((condition,), train=0, val=200, seed=1001)
+            )
     model = ultralytics_offline().YOLO(str(MODEL))
     rows = []
     print(f"{'night frames':34} {'mAP50':>6}")
     for slug, (name, enhance) in ENHANCEMENTS.items():
-        metrics = model.val(
-            data=str(enhanced_copy(WORK / slug, enhance)),
-            imgsz=320,
-            batch=16,
-            device="cpu",
-            plots=False,
-            verbose=False,
+        rows.append(
+            {"enhancement": name, "map50": validate(model, enhanced_copy(WORK / slug, enhance))}
         )
-        rows.append({"enhancement": name, "map50": round(float(metrics.box.map50), 4)})
         print(f"{name:34} {rows[-1]['map50']:6.3f}", flush=True)
+    frames = sorted((demo_stream(RECIPES_WORK / "stream") / "images" / "train").glob("*.jpg"))
+    adapted = batch_norm_adapted(ultralytics_offline().YOLO(str(MODEL)), frames)
+    adabn = {
+        "frames": len(frames),
+        "night_map50": validate(adapted, NIGHT / "data.yaml"),
+        "day_map50": validate(adapted, NIGHT.parent / "day" / "data.yaml"),
+    }
+    print(
+        f"BatchNorm re-estimated on {len(frames)} night stream frames: "
+        f"night {adabn['night_map50']:.3f}, day {adabn['day_map50']:.3f}"
+    )
     OUT.write_text(
-        json.dumps({"model": MODEL.name, "measured": time.strftime("%Y-%m-%d"), "rows": rows})
+        json.dumps(
+            {
+                "model": MODEL.name,
+                "measured": time.strftime("%Y-%m-%d"),
+                "rows": rows,
+                "batch_norm_adapted": adabn,
+            }
+        )
         + "\n"
     )
     print(f"wrote {OUT}")
