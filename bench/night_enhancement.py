@@ -25,16 +25,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fine_tune_recipes import WORK as RECIPES_WORK  # bench/ is sys.path[0]
-from fine_tune_recipes import demo_stream
+from fine_tune_recipes import EVAL, demo_stream, held_out, rendered  # bench/ is sys.path[0]
+from fine_tune_recipes import WORK as RECIPES_WORK
 
 from tvdesk.config import project_root
 from tvdesk.core.enhance import clahe, gamma, night_gamma
-from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
+from tvdesk.core.synth.dataset import DatasetSpec
 from tvdesk.training.offline import ultralytics_offline
 
 ROOT = project_root()
-NIGHT = ROOT / "build" / "eval" / "night"
+NIGHT = EVAL / "night"
 WORK = ROOT / "build" / "night-enhancement"
 MODEL = ROOT / "resources" / "models" / "tvdesk-base.pt"
 OUT = Path(__file__).resolve().parent / "results" / "night_enhancement.json"
@@ -93,10 +93,7 @@ def validate(model, data: Path) -> float:
 
 def main() -> int:
     for condition in ("night", "day"):  # as `make model` renders them
-        if not (NIGHT.parent / condition / "data.yaml").exists():
-            write_dataset(
-                NIGHT.parent / condition, DatasetSpec((condition,), train=0, val=200, seed=1001)
-            )
+        rendered(EVAL / condition, DatasetSpec((condition,), train=0, val=200, seed=1001))
     model = ultralytics_offline().YOLO(str(MODEL))
     rows = []
     print(f"{'night frames':34} {'mAP50':>6}")
@@ -107,10 +104,10 @@ def main() -> int:
         print(f"{name:34} {rows[-1]['map50']:6.3f}", flush=True)
     frames = sorted((demo_stream(RECIPES_WORK / "stream") / "images" / "train").glob("*.jpg"))
     adapted = batch_norm_adapted(ultralytics_offline().YOLO(str(MODEL)), frames)
-    adabn = {
-        "frames": len(frames),
-        "night_map50": validate(adapted, NIGHT / "data.yaml"),
-        "day_map50": validate(adapted, NIGHT.parent / "day" / "data.yaml"),
+    measured = held_out(adapted)
+    adabn = {"frames": len(frames)} | {
+        f"{condition}_map50": round(float(metrics.box.map50), 4)
+        for condition, metrics in measured.items()
     }
     print(
         f"BatchNorm re-estimated on {len(frames)} night stream frames: "
