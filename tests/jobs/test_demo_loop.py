@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from retrain_support import tiny_settings
+from retrain_support import TINY_IMGSZ, tiny_settings
 
 from jobs.retraining import approve_retraining
 from tvdesk.core.capture import stored_indices
 from tvdesk.core.demo import DemoOptions, HeadlessDemo
-from tvdesk.core.demo_report import build_report
+from tvdesk.core.demo_report import HELD_OUT_CONDITIONS, build_report, evaluate_held_out
 from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted, SwapDone
 from tvdesk.core.registry import Registry
 from tvdesk.core.store import Store
@@ -60,4 +60,14 @@ def test_day_to_night_alarm_retrain_promote_and_swap_without_losing_frames(
         assert sessions and sessions[0]["frames"] == len(run.records)
     capture = isolated_home / "capture"
     assert any(stored_indices(p) for p in capture.iterdir())
+
+    evaluate_held_out(report, run, tmp_path / "eval", TINY_IMGSZ, 0.9, images=6)
+    figures = report["map50"]
+    for condition in HELD_OUT_CONDITIONS:  # old and new model, each on its own rendered set
+        labels = list((tmp_path / "eval" / condition / "labels" / "val").glob("*.txt"))
+        assert len(labels) == 6, condition
+        for which in ("old", "new"):
+            assert 0.0 <= figures[f"{which}_{condition}_map50"] <= 1.0
+    assert figures["day_drop"] == round(figures["old_day_map50"] - figures["new_day_map50"], 4)
+    assert figures["new_night_over_bundled_day"] == round(figures["new_night_map50"] / 0.9, 3)
     json.dumps(report)  # the report is JSON as it is

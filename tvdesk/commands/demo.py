@@ -114,14 +114,14 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
     print(f"demo data in {home}")
     demo = HeadlessDemo(options, home, retrain, approve_retraining)
     run = demo.run(on_event=_say)
-    from tvdesk.core.demo_report import build_report, evaluate_night
+    from tvdesk.core.demo_report import build_report, evaluate_held_out
 
     report = build_report(run)
     report["retrain_settings"] = retrain.as_dict()
     if not args.no_eval and not options.videos:
         card = json.loads(bundled_model_path().with_suffix(".json").read_text())
         day = card.get("metrics", {}).get("day", {}).get("map50")
-        evaluate_night(report, run, home / "eval" / "night", retrain.imgsz, day)
+        evaluate_held_out(report, run, home / "eval", retrain.imgsz, day)
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
     from tvdesk.ui.report_chart import save_demo_chart
@@ -170,7 +170,8 @@ def _print_summary(report: dict, report_dir: Path) -> None:
         m = report["map50"]
         lines.append(
             f"night mAP50: old {m['old_night_map50']}, new {m['new_night_map50']} "
-            f"(bundled day {m['bundled_day_map50']})"
+            f"(bundled day {m['bundled_day_map50']}); day mAP50: old {m['old_day_map50']}, "
+            f"new {m['new_day_map50']}"
         )
     lines.append(f"report: {report_dir / REPORT_NAME}, chart: {report_dir / CHART_NAME}")
     print("\n".join(lines))

@@ -1,7 +1,7 @@
 """The headless demo's report: what a `DemoRun` measured, as JSON-ready figures.
 
 Times are stream seconds (the scenario's clock) unless named `wall`; mAP figures come from
-Ultralytics' val on held-out synthetic night frames (see `evaluate_night`).
+Ultralytics' val on held-out synthetic night and day frames (see `evaluate_held_out`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
 logger = logging.getLogger(__name__)
 
-EVAL_SEED = 1001  # the held-out night set of `make model` (build/eval/night)
+EVAL_SEED = 1001  # the held-out sets of `make model` (build/eval/night, build/eval/day)
 EVAL_IMAGES = 200
+HELD_OUT_CONDITIONS = ("night", "day")
 
 
 def build_report(run: DemoRun) -> dict:
@@ -79,31 +80,43 @@ def build_report(run: DemoRun) -> dict:
     return report
 
 
-def evaluate_night(
-    report: dict, run: DemoRun, eval_root: Path, imgsz: int, bundled_day_map50: float | None
+def evaluate_held_out(
+    report: dict,
+    run: DemoRun,
+    eval_root: Path,
+    imgsz: int,
+    bundled_day_map50: float | None,
+    images: int = EVAL_IMAGES,
 ) -> None:
-    """Add mAP50 of the old and the new model on held-out synthetic night frames."""
+    """Add mAP50 of the old and the new model on held-out synthetic night and day frames:
+    what the retraining gained at night, and what it cost the day."""
     from tvdesk.core.registry import pt_path
     from tvdesk.core.store import Store
     from tvdesk.core.store.connection import database_path
     from tvdesk.training.evaluation import evaluate
 
     promoted = next((t.event for t in run.events if isinstance(t.event, ModelPromoted)), None)
-    data_yaml = eval_root / "data.yaml"
-    if not data_yaml.exists():
-        spec = DatasetSpec(conditions=("night",), train=0, val=EVAL_IMAGES, seed=EVAL_SEED)
-        write_dataset(eval_root, spec)
     with Store(database_path(run.data_dir)) as store:
         versions = {v.version: v for v in store.models.all()}
-    old = versions[run.started_version]
-    figures = {"night_set": str(data_yaml), "old_night_map50": None, "new_night_map50": None}
-    figures["old_night_map50"] = round(evaluate(pt_path(old), data_yaml, imgsz)["map50"], 4)
+    models = {"old": pt_path(versions[run.started_version])}
     if promoted is not None:
-        new = pt_path(promoted.version)
-        figures["new_night_map50"] = round(evaluate(new, data_yaml, imgsz)["map50"], 4)
-    figures["bundled_day_map50"] = bundled_day_map50
+        models["new"] = pt_path(promoted.version)
+    figures: dict = {"bundled_day_map50": bundled_day_map50}
+    for condition in HELD_OUT_CONDITIONS:
+        data_yaml = eval_root / condition / "data.yaml"
+        if not data_yaml.exists():
+            spec = DatasetSpec(conditions=(condition,), train=0, val=images, seed=EVAL_SEED)
+            write_dataset(data_yaml.parent, spec)
+        figures[f"{condition}_set"] = str(data_yaml)
+        for which in ("old", "new"):
+            weights = models.get(which)
+            figures[f"{which}_{condition}_map50"] = (
+                round(evaluate(weights, data_yaml, imgsz)["map50"], 4) if weights else None
+            )
     if figures["new_night_map50"] is not None and bundled_day_map50:
         figures["new_night_over_bundled_day"] = round(
             figures["new_night_map50"] / bundled_day_map50, 3
         )
+    if figures["new_day_map50"] is not None:
+        figures["day_drop"] = round(figures["old_day_map50"] - figures["new_day_map50"], 4)
     report["map50"] = figures
