@@ -62,7 +62,7 @@ model: setup
 	  --optimizer AdamW --lr0 0.0003 --warmup-epochs 0 $(EVALS)
 	$(STAGE) --out resources/models --start-from build/model-stage4/tvdesk-base.pt --epochs 6 \
 	  --optimizer AdamW --lr0 0.0002 --warmup-epochs 0 $(EVALS)
-	$(BIN)/python bench/drift.py --write-card resources/models/tvdesk-base.json
+	$(BIN)/python -m bench.drift --write-card resources/models/tvdesk-base.json
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

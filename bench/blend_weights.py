@@ -1,7 +1,7 @@
 """A fine-tune blended with its starting point at several shares: held-out night and day mAP50
 and the base val split the promotion gate reads.
 
-    .venv/bin/python bench/blend_weights.py START.pt TUNED.pt BASE.yaml [--weights 1,0.9,0.6]
+    .venv/bin/python -m bench.blend_weights START.pt TUNED.pt BASE.yaml [--weights 1,0.9,0.6]
 
 START is the active model the job fine-tuned (`models/<name>/<v>/model.pt` in the app data
 folder), TUNED its candidate (`jobs/job-N/train/train/weights/best.pt`), and the base
@@ -18,10 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fine_tune_recipes import held_out
-
+from bench.fine_tune_recipes import held_out
 from tvdesk.training.blend import blend_checkpoints
 from tvdesk.training.evaluation import evaluate
 from tvdesk.training.offline import ultralytics_offline

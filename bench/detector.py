@@ -1,7 +1,7 @@
 """Benchmark the detection engine: per-frame cost against ONNX Runtime's floor and Ultralytics,
 frame pacing while models are hot-swapped, and mAP50 of rectangular vs square letterboxing.
 
-    .venv/bin/python bench/detector.py [--out bench/results/detector.json]
+    .venv/bin/python -m bench.detector [--out bench/results/detector.json]
 
 Every ratio compares figures measured in this run, on this machine: (a) the floor, the model's
 own `session.run` on the tensor our detector prepares; (b) our full `detect` (letterbox, run,
@@ -26,9 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnxruntime as ort
-from detector_accuracy import rect_vs_square_map
-from detector_stream import hot_swap_stream
 
+from bench.detector_accuracy import rect_vs_square_map
+from bench.detector_stream import hot_swap_stream
 from tvdesk.config import bundled_model_path, project_root
 from tvdesk.core.detector import OnnxDetector
 

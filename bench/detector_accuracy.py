@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import yaml
 
-from tvdesk.core.detections import box_iou
 from tvdesk.core.detector import OnnxDetector
+from tvdesk.core.detector.detections import box_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 VAL_CONF, VAL_IOU = 0.001, 0.7

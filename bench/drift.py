@@ -1,6 +1,6 @@
 """Drift benchmark: our calibrated CUSUM against the seed's KS tests, side by side.
 
-    .venv/bin/python bench/drift.py [--quick] [--write-card resources/models/tvdesk-base.json]
+    .venv/bin/python -m bench.drift [--quick] [--write-card resources/models/tvdesk-base.json]
 
 Prints a table and writes bench/results/drift.json. Renders are cached in build/drift-bench,
 so only the first run pays for them (a few minutes on two cores).
@@ -17,10 +17,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from drift_methods import KsTest, feature_matrix
-from drift_real import real_clips
-from drift_report import print_table, score_onsets
-from drift_runs import (
+
+from bench.drift_methods import KsTest, feature_matrix
+from bench.drift_real import real_clips
+from bench.drift_report import print_table, score_onsets
+from bench.drift_runs import (
     STABLE_HOURS,
     Runner,
     dusk_confidence,
@@ -28,7 +29,7 @@ from drift_runs import (
     timing,
     validation,
 )
-from drift_scenarios import (
+from bench.drift_scenarios import (
     SCENARIOS,
     WorldSpec,
     build_world,
@@ -36,11 +37,12 @@ from drift_scenarios import (
     render_onsets,
     stable_days,
 )
-
 from tvdesk.config import project_root
-from tvdesk.core.dataset import ensure_base_dataset
+from tvdesk.core import atomic
 from tvdesk.core.drift import FEATURES, DriftConfig, calibrate, profile_from_features
-from tvdesk.core.drift.model_profile import attach_to_card, training_features
+from tvdesk.core.drift.model_profile import CARD_KEY, training_features
+from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
+from tvdesk.retrain.dataset import ensure_base_dataset
 
 logger = logging.getLogger("bench.drift")
 
@@ -69,6 +71,16 @@ QUICK = {
     "render_pre": 12.0,
     "render_post": 10.0,
 }
+
+
+def attach_to_card(card_path: Path, profile: ReferenceProfile) -> None:
+    """Write `profile` into the card at `card_path` (atomically; other keys untouched)."""
+    try:
+        card = json.loads(Path(card_path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProfileError(f"cannot read the model card {card_path}: {exc}") from exc
+    card[CARD_KEY] = profile.to_dict()
+    atomic.write_text(Path(card_path), json.dumps(card, indent=2) + "\n")
 
 
 def main() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from drift_methods import KsTest, alarm_intervals, detection, feature_matrix
-from drift_runs import KS_LEVEL, METHODS, Intervals
 
-from tvdesk.core.detections import Detections
+from bench.drift_methods import KsTest, alarm_intervals, detection, feature_matrix
+from bench.drift_runs import KS_LEVEL, METHODS, Intervals
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift import DriftConfig, DriftMonitor, FrameFeatures
 from tvdesk.core.drift.features import EdgeBackground
 

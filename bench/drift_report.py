@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from drift_methods import detection
-from drift_scenarios import Onset
+
+from bench.drift_methods import detection
+from bench.drift_scenarios import Onset
 
 
 def score_onsets(runner, onsets: list[Onset]) -> dict:

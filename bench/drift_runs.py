@@ -8,19 +8,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from drift_methods import (
+from scipy.stats import ks_2samp
+
+from bench import world_render
+from bench.drift_methods import (
     KsTest,
     alarm_intervals,
     feature_matrix,
     run_ours,
     test_ends,
 )
-from drift_scenarios import render_stable, stable_days
-from scipy.stats import ks_2samp
-from world_model import NuisanceProcess, WorldModel
-
+from bench.drift_scenarios import render_stable, stable_days
+from bench.world_model import NuisanceProcess, WorldModel
 from tvdesk.config import bundled_model_path
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift import (
     FEATURES,
     IMAGE_FEATURES,
@@ -28,7 +29,6 @@ from tvdesk.core.drift import (
     DriftMonitor,
     FrameFeatures,
     ReferenceProfile,
-    world_render,
 )
 from tvdesk.core.synth import SceneRenderer
 from tvdesk.core.synth.vehicles import sample_traffic

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import world_render
-from drift_methods import feature_matrix
-from world_model import NuisanceProcess, WorldModel
 
+from bench import world_render
+from bench.drift_methods import feature_matrix
+from bench.world_model import NuisanceProcess, WorldModel
 from tvdesk.config import project_root
 from tvdesk.core.drift.features import FEATURES_VERSION
 

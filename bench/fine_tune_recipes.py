@@ -1,11 +1,11 @@
 """Night fine-tuning recipes, measured: held-out night and day mAP50 after the same training time.
 
-    .venv/bin/python bench/fine_tune_recipes.py [--minutes 6] [--only J ...]
+    .venv/bin/python -m bench.fine_tune_recipes [--minutes 6] [--only J ...]
 
 Each recipe fine-tunes the bundled `.pt` for the same wall time (Ultralytics' `time`) on one
 torch thread, as the local worker does, on synthetic night frames mixed with M replayed
 base-day images (and, from recipe S on, with base images relit to the night's light,
-`tvdesk.core.relight`), and is then measured with Ultralytics' val on the held-out sets of
+`tvdesk.retrain.relight`), and is then measured with Ultralytics' val on the held-out sets of
 `make model` (build/eval/{day,night}, 200 frames each). Night frames come from one of two
 sources: `renders` (160 independent renders, seed 7; a recipe takes the first N), more varied
 than a stream's, so their figures are above what the demo gives (recipe L: 0.63, 0.48 in the
@@ -29,16 +29,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import cv2
 import numpy as np
 
 from tvdesk.config import project_root
-from tvdesk.core.demo import DemoOptions, demo_scenario
-from tvdesk.core.relight import BACKGROUND_SAMPLES, relighting
 from tvdesk.core.synth.camera import SyntheticCamera
 from tvdesk.core.synth.dataset import JPEG_QUALITY, DatasetSpec, write_dataset, yolo_lines
+from tvdesk.demo.headless import DemoOptions, demo_scenario
+from tvdesk.retrain.relight import BACKGROUND_SAMPLES, relighting
 from tvdesk.training.offline import ultralytics_offline
 
 ROOT = project_root()

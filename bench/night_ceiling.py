@@ -1,6 +1,6 @@
 """How far the night goes with far more data and time than a retraining has: the ceiling.
 
-    .venv/bin/python bench/night_ceiling.py [--minutes 36] [--night 800] [--replay 400]
+    .venv/bin/python -m bench.night_ceiling [--minutes 36] [--night 800] [--replay 400]
 
 Fine-tunes the bundled `.pt` with the retraining's own recipe (recipe L of
 bench/fine_tune_recipes.py: AdamW lr 0.0005, batches of 8 with a step after each, 320x192,
@@ -21,10 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fine_tune_recipes import BASE_TRAIN, EVAL, L_ARGS, NAMES, held_out, rendered
-
+from bench.fine_tune_recipes import BASE_TRAIN, EVAL, L_ARGS, NAMES, held_out, rendered
 from tvdesk.config import project_root
 from tvdesk.core.synth.dataset import DatasetSpec
 from tvdesk.training.offline import ultralytics_offline

@@ -1,9 +1,9 @@
 """Can enhancing night frames stand in for retraining? The bundled model on enhanced copies.
 
-    .venv/bin/python bench/night_enhancement.py
+    .venv/bin/python -m bench.night_enhancement
 
 The held-out night frames of `make model` (build/eval/night, 200 frames) are written again
-through each enhancement of `tvdesk.core.enhance` (the teacher labeler's and the selection's
+through each enhancement of `tvdesk.retrain.enhance` (the teacher labeler's and the selection's
 second look), and the bundled model is measured on each copy with Ultralytics' val at 320 px.
 Then the other adaptation that needs no labels: the bundled model with its BatchNorm statistics
 re-estimated on the headless demo's 160 night stream frames (AdaBN, Li et al. 2016; the frames
@@ -23,14 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from fine_tune_recipes import EVAL, demo_stream, held_out, rendered  # bench/ is sys.path[0]
-from fine_tune_recipes import WORK as RECIPES_WORK
-
+from bench.fine_tune_recipes import EVAL, demo_stream, held_out, rendered
+from bench.fine_tune_recipes import WORK as RECIPES_WORK
 from tvdesk.config import project_root
-from tvdesk.core.enhance import clahe, gamma, night_gamma
 from tvdesk.core.synth.dataset import DatasetSpec
+from tvdesk.retrain.enhance import clahe, gamma, night_gamma
 from tvdesk.training.offline import ultralytics_offline
 
 ROOT = project_root()

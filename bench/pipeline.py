@@ -1,6 +1,6 @@
 """Benchmark the frame loop: what it adds to the detector, and its latency on a live camera.
 
-    .venv/bin/python bench/pipeline.py [--model PATH] [--out bench/results/pipeline.json]
+    .venv/bin/python -m bench.pipeline [--model PATH] [--out bench/results/pipeline.json]
 
 (1) Every-frame throughput on a 1280x720 video file: the detector alone on the file's frames
 decoded into memory beforehand, against `FrameLoop(every_frame=True)` reading the same file
@@ -29,11 +29,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from tvdesk.config import Settings, bundled_model_path
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.pipeline import FrameLoop, FrameResult
+from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.sources import FileSource, Frame, SourceInfo, VideoSource, make_frame
 from tvdesk.core.synth import SyntheticCamera
 

@@ -1,6 +1,6 @@
 """The teacher labeler on real night footage: how many frames and boxes it labels.
 
-    .venv/bin/python bench/teacher_labels.py [--video PATH] [--model PATH] [--step 30]
+    .venv/bin/python -m bench.teacher_labels [--video PATH] [--model PATH] [--step 30]
         [--out bench/results/teacher_labels.json] [--png docs/teacher-night.png]
 
 Every `step`-th frame of the video is pseudo-labelled by `TeacherLabeler` (night gamma lift,
@@ -21,13 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from tvdesk.config import project_root
-from tvdesk.core.annotate import class_colour
 from tvdesk.core.detector import OnnxDetector
-from tvdesk.core.enhance import enhance
-from tvdesk.core.labelers import TEACHER_MIN_SCORE, TeacherLabeler
+from tvdesk.core.session.annotate import class_colour
+from tvdesk.retrain.enhance import enhance
+from tvdesk.retrain.labelers import TEACHER_MIN_SCORE, TeacherLabeler
 
 REALDATA = project_root().parent / "shared" / "realdata"
 DEFAULT_VIDEO = REALDATA / "videos" / "dashcam_night_tmo.mp4"

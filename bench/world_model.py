@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 from scipy.special import ndtr
-from world_render import NUISANCE_HIGH, NUISANCE_LOW
+
+from bench.world_render import NUISANCE_HIGH, NUISANCE_LOW
 
 NEAREST_SEQUENCES = 5  # a segment's residual comes from one of this many nearest sequences
 RIDGE = 1e-3

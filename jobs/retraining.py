@@ -14,10 +14,10 @@ from pathlib import Path
 from jobs.queue import JobQueue, open_queue
 from jobs.worker import local_worker_running, start_local_worker
 from tvdesk.config import RetrainSettings, default_data_dir
-from tvdesk.core.drift_event import DriftEvent
-from tvdesk.core.job import Job
-from tvdesk.core.retrain.context import request_retrain
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import Job
+from tvdesk.retrain.context import request_retrain
 
 logger = logging.getLogger(__name__)
 

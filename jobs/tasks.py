@@ -1,6 +1,6 @@
 """The Huey tasks: one thin task per retraining stage, chained by `JobQueue.submit_retrain`.
 
-Each task runs its stage (`tvdesk.core.retrain.runner`) and hands the job id to the next. A
+Each task runs its stage (`tvdesk.retrain.runner`) and hands the job id to the next. A
 stopped job (failed, cancelled, or kept by the gate) ends the chain; frames waiting for review
 are looked at again later.
 """
@@ -11,8 +11,8 @@ from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import CancelExecution, RetryTask
 
-from tvdesk.core.labelers import ReviewPending
-from tvdesk.core.retrain.runner import STAGE_NAMES, run_stage
+from tvdesk.retrain.labelers import ReviewPending
+from tvdesk.retrain.runner import STAGE_NAMES, run_stage
 
 REVIEW_POLL_S = 10.0
 

@@ -19,8 +19,8 @@ from jobs.queue import JobQueue, open_queue
 from tvdesk.config import default_data_dir, project_root
 from tvdesk.core import atomic
 from tvdesk.core.registry import Registry
-from tvdesk.core.retrain.context import recover_interrupted
 from tvdesk.core.store import Store, database_path
+from tvdesk.retrain.context import recover_interrupted
 
 logger = logging.getLogger(__name__)
 

@@ -114,8 +114,8 @@ def alarm_and_banner(window) -> None:
 
 
 def training(window, home: Path) -> None:
-    from tvdesk.core.job import JobState
     from tvdesk.core.store import Store, database_path
+    from tvdesk.core.store.job import JobState
 
     view = window.session_view
     view.banner.approve_button.click()
@@ -155,10 +155,10 @@ def after_swap(window) -> None:
 def review(window, home: Path) -> None:
     """The review dialog on the alarm's frames where the teacher (the active model) finds the
     most vehicles, as a `review` labeler would have prepared them."""
-    from tvdesk.core.capture import load_frame, stored_indices
     from tvdesk.core.detector import OnnxDetector
-    from tvdesk.core.labelers import ReviewLabeler, ReviewPending, TeacherLabeler
-    from tvdesk.core.review_folder import ReviewFolder
+    from tvdesk.core.session.capture import load_frame, stored_indices
+    from tvdesk.retrain.labelers import ReviewLabeler, ReviewPending, TeacherLabeler
+    from tvdesk.retrain.review_folder import ReviewFolder
     from tvdesk.ui.review_dialog import LabelReviewDialog
 
     window.player.close_source()  # the capture folder holds still from here on

@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tvdesk.core.capture import CaptureBuffer
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.pipeline import FrameLoop
+from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.frame_loop import FrameLoop
 from tvdesk.core.sources import ReconnectPolicy, VideoSource
 
 BOUNDARY = b"frame"

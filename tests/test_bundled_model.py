@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from tvdesk.config import project_root
-from tvdesk.core.dataset import data_version
+from tvdesk.retrain.dataset import data_version
 from tvdesk.training.card import sha256_of
 
 ROOT = project_root()

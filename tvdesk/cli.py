@@ -10,7 +10,7 @@ import logging
 import sys
 
 from tvdesk.commands import data, demo, gui, jobs, models, retrain, run, train, worker
-from tvdesk.errors import UserError
+from tvdesk.commands.errors import UserError
 
 COMMANDS = (gui, demo, run, data, train, worker, jobs, retrain, models)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from retrain_support import capture_day_night, make_tiny_model, tiny_base_dataset
 
-from tvdesk.core.drift_event import DriftEvent
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.registry import Registry
 from tvdesk.core.store import Store
 

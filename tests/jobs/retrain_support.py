@@ -22,11 +22,11 @@ from pathlib import Path
 from media import capture_stream
 
 from tvdesk.config import RetrainSettings, project_root
-from tvdesk.core.capture import CaptureBuffer
-from tvdesk.core.drift_event import DriftEvent
-from tvdesk.core.job import Job
+from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.session.capture import CaptureBuffer
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import Job
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
 TINY_IMGSZ = 64

@@ -11,9 +11,9 @@ import torch
 from retrain_support import tiny_settings
 
 from tvdesk.core.registry import Registry, pt_path
-from tvdesk.core.retrain import stages
-from tvdesk.core.retrain.context import JobContext, JobStopped, request_retrain
 from tvdesk.core.store import Store
+from tvdesk.retrain import stages
+from tvdesk.retrain.context import JobContext, JobStopped, request_retrain
 from tvdesk.training.blend import blend_checkpoints
 
 

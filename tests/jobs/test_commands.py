@@ -8,9 +8,9 @@ from retrain_support import run_command, tiny_settings
 
 from jobs.queue import QueueUnavailableError, open_queue
 from tvdesk.commands import data_versions, jobs, models, retrain, worker
-from tvdesk.core.job import JobState
 from tvdesk.core.registry import Candidate, Registry, RegistryError
-from tvdesk.core.retrain.context import request_retrain
+from tvdesk.core.store.job import JobState
+from tvdesk.retrain.context import request_retrain
 
 
 def test_jobs_list_show_and_cancel(store, captured, base_yaml, capsys):

@@ -9,12 +9,12 @@ import pytest
 from retrain_support import TINY_IMGSZ, tiny_settings
 
 from jobs.retraining import approve_retraining
-from tvdesk.core.capture import stored_indices
-from tvdesk.core.demo import DemoOptions, HeadlessDemo
-from tvdesk.core.demo_report import HELD_OUT_CONDITIONS, build_report, evaluate_held_out
-from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted, SwapDone
 from tvdesk.core.registry import Registry
+from tvdesk.core.session.capture import stored_indices
+from tvdesk.core.session.live import AlarmRaised, JobQueued, ModelPromoted, SwapDone
 from tvdesk.core.store import Store
+from tvdesk.demo.headless import DemoOptions, HeadlessDemo
+from tvdesk.demo.report import HELD_OUT_CONDITIONS, build_report, evaluate_held_out
 
 pytestmark = pytest.mark.slow
 

@@ -23,11 +23,11 @@ from jobs.worker import local_worker_running
 from tvdesk.commands import retrain
 from tvdesk.config import Settings, save_settings
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.job import JobState
-from tvdesk.core.pipeline import FrameLoop
 from tvdesk.core.registry import Registry
-from tvdesk.core.retrain.context import cancel_job, request_retrain
+from tvdesk.core.session.frame_loop import FrameLoop
 from tvdesk.core.sources import SyntheticSource
+from tvdesk.core.store.job import JobState
+from tvdesk.retrain.context import cancel_job, request_retrain
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,12 @@ import pytest
 from retrain_support import job_text, redis_server, tiny_settings, wait_for, worker_process
 
 from jobs.queue import open_queue
-from tvdesk.core.dataset import data_version, dataset_versions, dvc_status
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.drift.reference import ReferenceProfile
-from tvdesk.core.job import JobState
 from tvdesk.core.registry import Registry
-from tvdesk.core.retrain.context import request_retrain
+from tvdesk.core.store.job import JobState
+from tvdesk.retrain.context import request_retrain
+from tvdesk.retrain.dataset import data_version, dataset_versions, dvc_status
 
 pytestmark = pytest.mark.slow
 

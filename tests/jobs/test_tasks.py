@@ -9,13 +9,13 @@ from retrain_support import NIGHT_FROM, capture_day_night
 
 from jobs.queue import JobQueue
 from tvdesk.config import RetrainSettings, SettingsError
-from tvdesk.core import dataset
-from tvdesk.core.job import JobState
-from tvdesk.core.retrain.context import KIND, JobContext, cancel_job
-from tvdesk.core.retrain.gate import decide
-from tvdesk.core.retrain.stages import select
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import JobState
 from tvdesk.core.synth.dataset import DatasetSpec
+from tvdesk.retrain import dataset
+from tvdesk.retrain.context import KIND, JobContext, cancel_job
+from tvdesk.retrain.gate import decide
+from tvdesk.retrain.stages import select
 
 
 @pytest.fixture

@@ -30,12 +30,12 @@ import pytest
 
 from jobs.queue import open_queue
 from tvdesk.config import project_root
-from tvdesk.core.dataset import dataset_versions
 from tvdesk.core.detector import OnnxDetector
-from tvdesk.core.job import JobState
 from tvdesk.core.registry import Registry
-from tvdesk.core.retrain.context import request_retrain
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import JobState
+from tvdesk.retrain.context import request_retrain
+from tvdesk.retrain.dataset import dataset_versions
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tvdesk.core.drift_event import DriftEvent
-from tvdesk.core.job import Job
-from tvdesk.core.live import AlarmEnded, AlarmRaised, JobQueued, RetrainPlan
+from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.session.live import AlarmEnded, AlarmRaised, JobQueued, RetrainPlan
+from tvdesk.core.store.job import Job
 from tvdesk.ui.drift_banner import DriftBannerWidget
 
 EVENT = DriftEvent(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ui_support import day_night_results, frame_result
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift.status import ALARM
 from tvdesk.ui.drift_dashboard import DriftDashboardWidget
 from tvdesk.ui.drift_history import DriftHistory

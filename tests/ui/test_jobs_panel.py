@@ -7,12 +7,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tvdesk.config import RetrainSettings
-from tvdesk.core.drift_event import DriftEvent
-from tvdesk.core.job import JobState
-from tvdesk.core.labelers import REVIEW_DONE
-from tvdesk.core.retrain.context import JobContext, request_retrain
-from tvdesk.core.review_folder import job_review_folder
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import JobState
+from tvdesk.retrain.context import JobContext, request_retrain
+from tvdesk.retrain.labelers import REVIEW_DONE
+from tvdesk.retrain.review_folder import job_review_folder
 from tvdesk.ui.jobs_panel import JobsPanel
 
 EPOCHS = [

@@ -13,10 +13,10 @@ from ui_support import DAY_NIGHT
 
 from jobs.queue import open_queue
 from tvdesk.config import load_settings, settings_path
-from tvdesk.core.job import JobState
 from tvdesk.core.registry import Candidate, Registry
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import JobState
 from tvdesk.ui.app import build_window, close_window
 
 

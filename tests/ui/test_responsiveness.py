@@ -15,9 +15,9 @@ import pytest
 from ui_support import DAY_NIGHT, LatenessProbe, cpu_contention, write_720p_clip
 
 from tvdesk.config import RetrainSettings, Settings
-from tvdesk.core.job import JobState
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import JobState
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 from tvdesk.ui.app import build_window, close_window
 

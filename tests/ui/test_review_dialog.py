@@ -9,11 +9,11 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from ui_support import capture_frames
 
-from tvdesk.core.capture import load_frame, stored_indices
 from tvdesk.core.detector import OnnxDetector
-from tvdesk.core.labelers import ReviewLabeler, ReviewPending, TeacherLabeler
-from tvdesk.core.review_folder import ReviewBox, ReviewFolder
+from tvdesk.core.session.capture import load_frame, stored_indices
 from tvdesk.core.synth.dataset import CLASS_NAMES
+from tvdesk.retrain.labelers import ReviewLabeler, ReviewPending, TeacherLabeler
+from tvdesk.retrain.review_folder import ReviewBox, ReviewFolder
 from tvdesk.ui.review_canvas import BoxCanvasWidget
 from tvdesk.ui.review_dialog import LabelReviewDialog
 

@@ -11,13 +11,13 @@ import numpy as np
 from media import capture_stream
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
 
-from tvdesk.core.capture import CaptureBuffer
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift import DriftMonitor
-from tvdesk.core.model_version import ModelVersion
-from tvdesk.core.pipeline import FrameResult, FrameStats
 from tvdesk.core.registry import version_profile
+from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.frame_loop import FrameResult, FrameStats
 from tvdesk.core.sources import Frame, SyntheticSource
+from tvdesk.core.store.model_version import ModelVersion
 from tvdesk.core.synth import SyntheticCamera
 from tvdesk.core.synth.camera import Scenario, Segment
 from tvdesk.core.synth.dataset import CLASS_NAMES

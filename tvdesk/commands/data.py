@@ -10,10 +10,10 @@ import cv2
 
 from tvdesk.commands import data_versions
 from tvdesk.config import project_root
-from tvdesk.core.dataset import reproduce_base_dataset
 from tvdesk.core.synth.conditions import CONDITION_NAMES, preset
 from tvdesk.core.synth.dataset import DatasetError, DatasetSpec, write_dataset
 from tvdesk.core.synth.preview import contact_sheet
+from tvdesk.retrain.dataset import reproduce_base_dataset
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

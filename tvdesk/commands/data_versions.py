@@ -6,7 +6,7 @@ import argparse
 import time
 
 from tvdesk.config import default_data_dir
-from tvdesk.core.dataset import dataset_versions
+from tvdesk.retrain.dataset import dataset_versions
 
 
 def add_parser(data_sub: argparse._SubParsersAction) -> None:

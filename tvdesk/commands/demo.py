@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from tvdesk.config import LABELERS, RetrainSettings, bundled_model_path, default_data_dir
-from tvdesk.core.demo import DemoOptions, HeadlessDemo, TimedEvent
-from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted, SessionError, SwapDone
+from tvdesk.core.session.live import AlarmRaised, JobQueued, ModelPromoted, SessionError, SwapDone
+from tvdesk.demo.headless import DemoOptions, HeadlessDemo, TimedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
     print(f"demo data in {home}")
     demo = HeadlessDemo(options, home, retrain, approve_retraining)
     run = demo.run(on_event=_say)
-    from tvdesk.core.demo_report import build_report, evaluate_held_out
+    from tvdesk.demo.report import build_report, evaluate_held_out
 
     report = build_report(run)
     report["retrain_settings"] = retrain.as_dict()

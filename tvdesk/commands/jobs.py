@@ -6,9 +6,9 @@ import argparse
 import json
 import time
 
-from tvdesk.core.job import Job, JobState
-from tvdesk.core.retrain.context import cancel_job
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import Job, JobState
+from tvdesk.retrain.context import cancel_job
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

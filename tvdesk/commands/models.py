@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from tvdesk.core.model_version import ModelVersion
 from tvdesk.core.registry import Registry, RegistryError
 from tvdesk.core.store import Store
+from tvdesk.core.store.model_version import ModelVersion
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tvdesk.config import LABELERS, default_data_dir, load_settings
-from tvdesk.core.capture import find_capture
+from tvdesk.core.session.capture import find_capture
 from tvdesk.core.store import Store, StoreError
 
 WAIT_POLL_S = 1.0

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from tvdesk.commands.run_report import ProgressLine, RunTally, print_summary
 from tvdesk.config import Settings, load_settings
-from tvdesk.core.annotate import CODECS, AnnotatedVideoWriter
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.model_profile import profile_from_card
-from tvdesk.core.pipeline import FrameLoop, LoopOutcome
-from tvdesk.core.recorder import SessionRecorder
+from tvdesk.core.session.annotate import CODECS, AnnotatedVideoWriter
+from tvdesk.core.session.frame_loop import FrameLoop, LoopOutcome
+from tvdesk.core.session.recorder import SessionRecorder
 from tvdesk.core.sources import (
     SourceError,
     SourceEvent,

@@ -7,8 +7,8 @@ import sys
 import time
 from collections import Counter
 
-from tvdesk.core.drift_event import DriftEvent
-from tvdesk.core.pipeline import FrameResult
+from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.session.frame_loop import FrameResult
 
 PROGRESS_EVERY_S = 0.25
 DRIFT_STATES = {

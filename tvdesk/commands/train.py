@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tvdesk.core import atomic
-from tvdesk.core.dataset import data_version
 from tvdesk.core.synth.dataset import DatasetError, count_images
+from tvdesk.retrain.dataset import data_version
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from tvdesk.core import atomic
 from tvdesk.core.detector import DetectorError, OnnxDetector
 from tvdesk.core.drift.model_profile import profile_from_card, profile_from_images
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
-from tvdesk.core.model_version import ModelVersion
 from tvdesk.core.store import Store
+from tvdesk.core.store.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import yaml
 
-from tvdesk.core.detections import box_iou
 from tvdesk.core.detector import Detections
+from tvdesk.core.detector.detections import box_iou
 from tvdesk.training.offline import ultralytics_offline
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)

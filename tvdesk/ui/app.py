@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from jobs.retraining import approve_retraining
 from tvdesk.config import Settings, load_settings
 from tvdesk.core.detector import DetectorError, DetectorSlot, OnnxDetector
-from tvdesk.core.live import LiveSession
 from tvdesk.core.registry import Registry, RegistryError
+from tvdesk.core.session.live import LiveSession
 from tvdesk.core.sources import VideoSource
 from tvdesk.core.store import Store, StoreError, database_path
 from tvdesk.ui.background import wait_for_background

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from tvdesk.config import RetrainSettings
-from tvdesk.core.demo import DemoOptions, demo_source
 from tvdesk.core.drift.status import DriftConfig
+from tvdesk.demo.headless import DemoOptions, demo_source
 from tvdesk.ui.app import run_app
 
 

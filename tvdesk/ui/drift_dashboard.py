@@ -21,7 +21,7 @@ from tvdesk.core.drift.explain import label
 from tvdesk.core.drift.features import FrameFeatures, detection_features
 from tvdesk.core.drift.reference import ReferenceProfile
 from tvdesk.core.drift.status import ALARM, LEARNING
-from tvdesk.core.pipeline import FrameResult
+from tvdesk.core.session.frame_loop import FrameResult
 from tvdesk.ui.chart_scale import TITLE_SIZE, SteppedRange, step_up
 from tvdesk.ui.drift_charts import AlarmMarks, DistributionChart, DriverBars
 from tvdesk.ui.drift_history import DriftHistory

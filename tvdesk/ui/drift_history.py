@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift.status import ALARM, DriftStatus
 
 DEFAULT_SECONDS = 300.0  # how much history the charts keep

@@ -10,7 +10,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from tvdesk.core.pipeline import FrameResult, LoopOutcome
+from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 
 
 class FrameBridge(QObject):

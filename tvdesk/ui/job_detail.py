@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tvdesk.core.job import Job, JobState
-from tvdesk.core.retrain.context import STAGES
+from tvdesk.core.store.job import Job, JobState
+from tvdesk.retrain.context import STAGES
 from tvdesk.ui.chart_scale import SteppedRange, step_up
 
 LOSS_KEYS = ("train/box_loss", "train/cls_loss", "train/dfl_loss")

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tvdesk.core.job import Job, JobState
-from tvdesk.core.retrain.context import cancel_job
-from tvdesk.core.review_folder import ReviewFolder
 from tvdesk.core.store import Store
+from tvdesk.core.store.job import Job, JobState
+from tvdesk.retrain.context import cancel_job
+from tvdesk.retrain.review_folder import ReviewFolder
 from tvdesk.ui.background import run_in_background
 from tvdesk.ui.job_detail import JobDetailWidget
 from tvdesk.ui.worker_log import WorkerLogTail

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from tvdesk.core.detector import SwapEvent
-from tvdesk.core.pipeline import FrameResult, LoopOutcome
+from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 from tvdesk.core.sources import SourceEvent, SourceInfo
+from tvdesk.core.sources.webcams import find_webcams
 from tvdesk.core.synth.camera import SCENARIOS
-from tvdesk.core.webcams import find_webcams
 from tvdesk.ui.controls import PlaybackBar
 from tvdesk.ui.drift_dashboard import DriftDashboardWidget
 from tvdesk.ui.log_view import LogViewWidget

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tvdesk.core.model_version import ModelVersion
 from tvdesk.core.store import Store
+from tvdesk.core.store.model_version import ModelVersion
 
 POLL_MS = 2000
 COLUMNS = ("", "Version", "Created", "Parent", "Data version", "mAP50 by data set")

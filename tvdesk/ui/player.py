@@ -15,8 +15,8 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorSlot
-from tvdesk.core.live import LiveSession
-from tvdesk.core.pipeline import FrameLoop, FrameResult
+from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
+from tvdesk.core.session.live import LiveSession
 from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
 from tvdesk.ui.frame_bridge import FrameBridge
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tvdesk.core.demo import DemoRun
-from tvdesk.core.live import AlarmRaised, JobQueued, SwapDone
+from tvdesk.core.session.live import AlarmRaised, JobQueued, SwapDone
+from tvdesk.demo.headless import DemoRun
 
 WIDTH, HEIGHT = 1400, 900
 WINDOW_S = 5.0  # seconds of stream averaged per point of the quality curves

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tvdesk.core.review_folder import ReviewBox
+from tvdesk.retrain.review_folder import ReviewBox
 from tvdesk.ui.video_widget import class_colour, paint_tag
 
 MIN_BOX_PX = 4  # a drag shorter than this (frame pixels) is a click, not a box

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tvdesk.core.review_folder import ReviewFolder
+from tvdesk.retrain.review_folder import ReviewFolder
 from tvdesk.ui.review_canvas import BoxCanvasWidget
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import logging
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from tvdesk.core.live import (
+from tvdesk.core.session.live import (
     AlarmEnded,
     AlarmRaised,
     JobQueued,

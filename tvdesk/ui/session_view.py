@@ -14,9 +14,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from tvdesk.config import SettingsError, update_settings
-from tvdesk.core.job import Job, JobState
-from tvdesk.core.live import AlarmRaised, JobQueued, ModelPromoted
-from tvdesk.core.review_folder import ReviewFolder
+from tvdesk.core.session.live import AlarmRaised, JobQueued, ModelPromoted
+from tvdesk.core.store.job import Job, JobState
+from tvdesk.retrain.review_folder import ReviewFolder
 from tvdesk.ui.drift_banner import DriftBannerWidget
 from tvdesk.ui.jobs_panel import JobsPanel
 from tvdesk.ui.models_panel import ModelsPanel

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 
 CLASS_COLOURS = ("#33d17a", "#3584e4", "#f6d32d", "#e66100", "#c061cb", "#2ec27e", "#ed333b")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 MAX_READ = 256 * 1024  # bytes read per look; a burst beyond it is caught up on the next looks
 LINES_PER_JOB = 500
 JOB_PATTERN = re.compile(r"\bjob (\d+)\b")
-# The worker's format: "2026-11-28 13:43:47,203 INFO tvdesk.core.retrain.runner: job 1: label"
+# The worker's format: "2026-11-28 13:43:47,203 INFO tvdesk.retrain.runner: job 1: label"
 RECORD = re.compile(r"^\d{4}-\d\d-\d\d (\d\d:\d\d:\d\d)[,.]\d+ (\w+) [\w.]+: (.*)$")
 
 

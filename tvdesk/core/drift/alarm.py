@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.explain import summary
-from tvdesk.core.drift_event import DriftEvent
 
 
 @dataclass

@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 
 SMALL_SIZE = (160, 90)  # (width, height) every frame is reduced to
 GRID = (3, 4)  # rows, columns of the per-cell sharpness grid (cells of 30x40 px)

@@ -9,7 +9,6 @@ streams (see the drift benchmark).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tvdesk.core import atomic
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift.calibration import Calibration
 from tvdesk.core.drift.features import (
     FEATURES,
@@ -30,7 +28,6 @@ from tvdesk.core.drift.features import (
     edge_recall,
 )
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile, profile_from_features
-from tvdesk.core.relight import RELIT_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +39,9 @@ _RECALL = IMAGE_FEATURES.index("edge_recall")
 # night mode from captured JPEGs sat 6-10 sigma below the live frames in saturation). Both
 # are only compared with a live baseline of the camera itself.
 NOT_IN_FILES: tuple[str, ...] = ("noise", "saturation")
+# Relit images are named so in a dataset: they are not the camera's frames, so a drift
+# profile of the training images leaves them out.
+RELIT_PREFIX = "relit_"
 
 
 def training_images(folder: Path) -> list[Path]:
@@ -126,13 +126,3 @@ def profile_from_card(card: dict, folder: Path | None = None) -> ReferenceProfil
             raise ProfileError(f"the card names its drift profile {data!r}: give its folder")
         return ReferenceProfile.load(Path(folder) / data)
     return ReferenceProfile.from_dict(data)
-
-
-def attach_to_card(card_path: Path, profile: ReferenceProfile) -> None:
-    """Write `profile` into the card at `card_path` (atomically; other keys untouched)."""
-    try:
-        card = json.loads(Path(card_path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProfileError(f"cannot read the model card {card_path}: {exc}") from exc
-    card[CARD_KEY] = profile.to_dict()
-    atomic.write_text(Path(card_path), json.dumps(card, indent=2) + "\n")

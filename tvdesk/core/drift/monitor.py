@@ -17,9 +17,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift.alarm import Alarm
 from tvdesk.core.drift.baseline import BaselineRecorder
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.explain import summary
 from tvdesk.core.drift.features import (
     FEATURES,
@@ -30,7 +31,6 @@ from tvdesk.core.drift.features import (
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.drift.sequential import Block, BlockAverager, Cusum, nanmean
 from tvdesk.core.drift.status import ALARM, LEARNING, WATCHING, DriftConfig, DriftStatus
-from tvdesk.core.drift_event import DriftEvent
 
 logger = logging.getLogger(__name__)
 

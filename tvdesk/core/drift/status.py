@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from tvdesk.core.drift_event import DriftEvent
+from tvdesk.core.drift.event import DriftEvent
 
 LEARNING, WATCHING, ALARM = "learning", "watching", "alarm"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tvdesk.core.drift_event import DriftEvent
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.store.connection import (
     StoreError,
     database_path,

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tvdesk.core.job import Job, JobState
-from tvdesk.core.model_version import ModelVersion
 from tvdesk.core.store.connection import StoreError, immediate
+from tvdesk.core.store.job import Job, JobState
+from tvdesk.core.store.model_version import ModelVersion
 
 
 class ModelVersions:

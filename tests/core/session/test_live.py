@@ -1,0 +1,232 @@
+"""The live session around a real frame loop: an alarm on night is saved, pinned and shown
+with samples; approving queues a real job; a promoted model is swapped in between frames and
+the monitor follows it; an expected condition stops alarming."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+
+import cv2
+import pytest
+
+from jobs.queue import open_queue
+from jobs.retraining import approve_retraining
+from tvdesk.config import RetrainSettings
+from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.drift import DriftMonitor
+from tvdesk.core.drift.status import ALARM
+from tvdesk.core.registry import Candidate, version_profile
+from tvdesk.core.session.capture import stored_indices
+from tvdesk.core.session.frame_loop import FrameLoop
+from tvdesk.core.session.live import (
+    AlarmRaised,
+    JobQueued,
+    LiveSession,
+    ModelPromoted,
+    RetrainPlan,
+    SwapDone,
+)
+from tvdesk.core.sources import SyntheticSource
+from tvdesk.core.store import Store
+from tvdesk.core.synth.camera import Scenario, Segment
+from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
+
+FPS = 3.0
+DAY_S, NIGHT_S = 20.0, 12.0
+NIGHT = Scenario("test day-night", (Segment("day", DAY_S), Segment("night", NIGHT_S)))
+
+
+def _play(session: LiveSession, source) -> tuple[FrameLoop, list]:
+    results: list = []
+    observers, consumers = session.attach(source.info)
+    loop = FrameLoop(
+        source,
+        session.slot,
+        observers=observers,
+        consumers=[*consumers, results.append],
+        every_frame=not source.info.live,
+    )
+    loop.on_finished(session.detach)
+    loop.start()
+    return loop, results
+
+
+@pytest.fixture
+def session(bundled_model, isolated_home):
+    events: list = []
+    live = LiveSession(
+        DetectorSlot(OnnxDetector(bundled_model, threads=1)),
+        data_dir=isolated_home,
+        retrain=RetrainSettings(epochs=1, label_budget=8, replay=8),
+        approve_fn=functools.partial(approve_retraining, start_worker=False),
+        poll_s=0.2,
+    )
+    live.subscribe(events.append)
+    live.events = events
+    yield live
+    live.close()
+
+
+def _wait(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_night_raises_one_saved_alarm_with_samples_and_approve_queues_a_job(session):
+    loop, results = _play(session, SyntheticSource(NIGHT, fps=FPS, paced=False))
+    outcome = loop.wait(120)
+    assert outcome is not None and outcome.reason == "ended", outcome
+    _wait(lambda: any(isinstance(e, AlarmRaised) for e in session.events), 10)
+    alarms = [e for e in session.events if isinstance(e, AlarmRaised)]
+    assert len(alarms) == 1
+    alarm = alarms[0]
+    assert DAY_S <= alarm.event.start <= DAY_S + 5 and "night" in alarm.event.summary
+    assert alarm.samples and all(p.exists() for p in alarm.samples)
+    assert alarm.plan.frames == 8 and alarm.plan.expected_seconds > 0
+    assert any(r.observations["drift"].state == ALARM for r in results)
+    capture = session.data_dir / "capture" / "synthetic_test_day-night"
+    assert set(alarm.event.frame_indices) <= set(stored_indices(capture))
+
+    queued = session.approve(alarm.event.id)
+    assert isinstance(queued, JobQueued) and queued in session.events
+    with Store(session.db_path) as store:
+        assert store.drift_events.decision(alarm.event.id) == "approved"
+        job = store.jobs.get(queued.job.id)
+        assert job.params["event_id"] == alarm.event.id
+        assert job.params["capture_dir"] == str(capture)
+        assert [e.id for e in store.drift_events.all()] == [alarm.event.id]  # saved once
+    assert open_queue(session.data_dir).pending() == 1
+
+
+def test_a_promoted_model_is_swapped_in_between_frames_and_the_monitor_follows(
+    session, bundled_model, tmp_path
+):
+    bundled = session.registry.active()
+    loop, results = _play(session, SyntheticSource("day", fps=15.0, paced=True))
+    _wait(lambda: len(results) > 10, 30)
+    old_profile = session.monitor.profile
+
+    images = tmp_path / "images"  # a "fine-tuned" version: the same weights, new training data
+    images.mkdir()
+    for i, frame in enumerate(results[:6]):
+        cv2.imwrite(str(images / f"{i}.jpg"), frame.frame.image)
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    promoted = session.registry.register(
+        "tvdesk-base",
+        Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
+        parent_id=bundled.id,
+        activate=True,
+    )
+    _wait(lambda: any(isinstance(e, SwapDone) for e in session.events), 20)
+    before = len(results)
+    _wait(lambda: len(results) > before + 5, 20)
+    loop.stop()
+    loop.wait(10)
+
+    promotions = [e for e in session.events if isinstance(e, ModelPromoted)]
+    assert [p.version.id for p in promotions] == [promoted.id]
+    assert promotions[0].previous.id == bundled.id
+    swap = next(e.swap for e in session.events if isinstance(e, SwapDone))
+    assert swap.accepted and swap.new_version == session.slot.current.version
+    assert results[-1].model_version == session.slot.current.version != results[0].model_version
+    profile = version_profile(promoted)
+    assert profile.calibration == old_profile.calibration  # inherited from the parent
+    assert session.monitor is None or session.monitor.profile.source == profile.source
+
+    session.rollback()
+    assert session.registry.active().id == bundled.id
+    assert str(session.slot.current.path).endswith("model.onnx")
+    assert session.slot.current.path.parent.name == "1"
+
+
+def test_dismissing_as_expected_teaches_the_monitor_the_condition(session):
+    """Night falls and stays; the operator marks it as expected 30 s in: no new alarm."""
+    long_night = Scenario("long night", (Segment("day", DAY_S), Segment("night", 90.0)))
+    mark_at = DAY_S + 30.0
+    results: list = []
+    source = SyntheticSource(long_night, fps=FPS, paced=False)
+    observers, consumers = session.attach(source.info)
+    monitor = observers["drift"]
+
+    def pause_to_decide(result) -> None:
+        results.append(result)
+        if abs(result.frame.timestamp - mark_at) < 0.5 / FPS:
+            loop.pause()  # on the loop's thread: the next frame waits for the decision
+
+    loop = FrameLoop(
+        source,
+        session.slot,
+        observers=observers,
+        consumers=[*consumers, pause_to_decide],
+        every_frame=True,
+    )
+    loop.on_finished(session.detach)
+    loop.start()
+    _wait(lambda: loop.paused and any(isinstance(e, AlarmRaised) for e in session.events), 120)
+    alarm = next(e for e in session.events if isinstance(e, AlarmRaised))
+    modes = len(monitor.profile.modes)
+    session.dismiss(alarm.event.id, expected=True)
+    assert len(monitor.profile.modes) == modes + 1
+    decided = len(results)
+    loop.resume()
+    assert loop.wait(120).reason == "ended"
+    after = results[decided:]
+    assert len(after) > 25 * FPS
+    assert not [r for r in after if r.observations["drift"].raised is not None]
+    assert not after[-1].observations["drift"].alarm
+    with Store(session.db_path) as store:
+        assert store.drift_events.decision(alarm.event.id) == "expected"
+
+
+def test_a_version_trained_on_night_has_a_profile_in_which_night_is_not_drift(
+    session, bundled_model, tmp_path
+):
+    """A retrained version's profile (its day + night training images, the parent's
+    calibration) keeps the monitor quiet at night, where the bundled profile alarms."""
+    bundled = session.registry.active()
+    night = Scenario("night", (Segment("night", 30.0),))
+    data = write_dataset(  # as a retraining assembles it: base day images + the camera's frames
+        tmp_path / "train", DatasetSpec(conditions=("day",), train=40, val=0, seed=3)
+    )
+    images = data.parent / "images"
+    camera = SyntheticSource(night, fps=FPS, paced=False, seed=1)
+    while (frame := camera.read()) is not None:
+        cv2.imwrite(str(images / "train" / f"night_{frame.index:04d}.jpg"), frame.image)
+    camera.close()
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    child = session.registry.register(
+        "tvdesk-base",
+        Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
+        parent_id=bundled.id,
+        activate=False,
+    )
+    profile = version_profile(child)
+    assert len(profile.modes) >= 2 and profile.calibration == version_profile(bundled).calibration
+    for reference, alarms in ((version_profile(bundled), 1), (profile, 0)):
+        source = SyntheticSource(night, fps=FPS, paced=False)
+        results: list = []
+        loop = FrameLoop(
+            source,
+            session.slot,
+            observers={"drift": DriftMonitor(reference)},
+            consumers=[results.append],
+            every_frame=True,
+        )
+        loop.start()
+        assert loop.wait(120).reason == "ended"
+        raised = [r for r in results if r.observations["drift"].raised is not None]
+        assert len(raised) == alarms, [r.observations["drift"].raised.summary for r in raised]
+
+
+def test_the_plan_says_what_approve_starts_in_the_operators_terms():
+    by_time = RetrainPlan("oracle", 200, 0, 320, 8.2 * 60, train_minutes=6.5)
+    assert by_time.describe() == (
+        "label 200 frames (oracle: the synthetic camera's exact labels, a simulated "
+        "annotator), fine-tune 6.5 min at 320 px: about 8 min"
+    )
+    by_epochs = RetrainPlan("teacher", 40, 3, 320, 100.0)
+    assert "fine-tune 3 epochs at 320 px: about 2 min" in by_epochs.describe()

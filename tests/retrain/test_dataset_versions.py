@@ -1,0 +1,64 @@
+"""Retraining datasets in the app data folder: assembly, and versions with real DVC."""
+
+from __future__ import annotations
+
+import pytest
+
+from tvdesk.core.synth.dataset import DatasetError, DatasetSpec, write_dataset
+from tvdesk.retrain.dataset import (
+    LabelledImage,
+    app_data_repo,
+    assemble_dataset,
+    data_version,
+    dataset_versions,
+    dvc_status,
+    push_dataset,
+    version_dataset,
+)
+
+
+@pytest.fixture(scope="module")
+def base_yaml(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("base")
+    return write_dataset(folder, DatasetSpec(train=6, val=2, width=160, height=90))
+
+
+def _new_frames(base_yaml, count):
+    images = sorted((base_yaml.parent / "images" / "train").iterdir())[:count]
+    return [LabelledImage(p, (f"0 0.5 0.5 0.1 0.{i + 1}",)) for i, p in enumerate(images)]
+
+
+def test_assembly_splits_new_frames_and_replays_base_images(tmp_path, base_yaml):
+    data = assemble_dataset(
+        tmp_path / "ds", _new_frames(base_yaml, 5), base_yaml, replay=3, val_fraction=0.2, seed=0
+    )
+    names = lambda split: sorted(p.stem for p in (data.parent / "images" / split).iterdir())  # noqa: E731
+    assert names("val") == ["new_000000"]  # val holds new frames only
+    assert len([n for n in names("train") if n.startswith("new_")]) == 4
+    assert len([n for n in names("train") if n.startswith("replay_")]) == 3
+    labels = (data.parent / "labels" / "val" / "new_000000.txt").read_text()
+    assert labels.startswith("0 0.5 0.5 0.1")
+    assert "names" in data.read_text() and "car" in data.read_text()
+
+
+def test_no_labelled_frames_is_a_clear_error(tmp_path, base_yaml):
+    with pytest.raises(DatasetError, match="no labelled frames"):
+        assemble_dataset(tmp_path / "ds", [], base_yaml, replay=3, val_fraction=0.2, seed=0)
+
+
+def test_a_version_is_recorded_pushed_and_listed(isolated_home, base_yaml):
+    app_data_repo(isolated_home)
+    folder = isolated_home / "data" / "datasets" / "job-1"
+    assemble_dataset(
+        folder, _new_frames(base_yaml, 4), base_yaml, replay=2, val_fraction=0.25, seed=0
+    )
+    md5 = version_dataset(isolated_home, folder)
+    dvc_file = folder.with_name("job-1.dvc")
+    assert md5 == data_version(dvc_file) and md5.endswith(".dir")
+    assert push_dataset(isolated_home, dvc_file) > 0
+    assert any((isolated_home / "dvc-remote").rglob("*"))
+    (folder / "labels" / "train.cache").write_bytes(b"ultralytics cache")  # not part of it
+    assert dvc_status(isolated_home, dvc_file) == {}
+    [listed] = dataset_versions(isolated_home)
+    assert (listed.name, listed.md5, listed.images) == ("datasets/job-1", md5, 6)
+    assert version_dataset(isolated_home, folder) == md5  # same content, same version

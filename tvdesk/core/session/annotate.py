@@ -1,0 +1,101 @@
+"""Annotated video for headless runs: each result's boxes, labels and the loop's fps drawn in.
+
+The file appears only complete: frames go to a temporary file beside the target, renamed over
+it at the end, so a killed run never leaves half a video under the chosen name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tvdesk.core.session.frame_loop import FrameResult
+
+CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+BOX_THICKNESS = 2
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT_SCALE = 0.5
+TEXT_COLOUR = (255, 255, 255)
+BACKGROUND = (0, 0, 0)
+
+
+def class_colour(class_id: int) -> tuple[int, int, int]:
+    """A stable, distinct BGR colour per class."""
+    hue = (int(class_id) * 47) % 180
+    bgr = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    return int(bgr[0]), int(bgr[1]), int(bgr[2])
+
+
+def draw_result(result: FrameResult) -> np.ndarray:
+    """A copy of the frame with every box, its label and score, and the loop's fps."""
+    image = result.frame.image.copy()
+    detections = result.detections
+    for box, label, score, class_id in zip(
+        detections.xyxy, detections.labels(), detections.scores, detections.class_ids, strict=True
+    ):
+        x1, y1, x2, y2 = np.rint(box).astype(int).tolist()
+        colour = class_colour(class_id)
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, BOX_THICKNESS)
+        _label(image, f"{label} {score:.2f}", (x1, y1), colour)
+    status = f"{result.stats.fps:.1f} fps  frame {result.frame.index}  model {result.model_version}"
+    _label(image, status, (0, 0), BACKGROUND, below=True)
+    return image
+
+
+def _label(
+    image: np.ndarray,
+    text: str,
+    corner: tuple[int, int],
+    colour: tuple[int, int, int],
+    below: bool = False,
+) -> None:
+    (width, height), baseline = cv2.getTextSize(text, FONT, FONT_SCALE, 1)
+    x, y = corner
+    top = y if below else max(0, y - height - baseline - 2)
+    cv2.rectangle(image, (x, top), (x + width + 4, top + height + baseline + 2), colour, -1)
+    cv2.putText(
+        image, text, (x + 2, top + height + 1), FONT, FONT_SCALE, TEXT_COLOUR, 1, cv2.LINE_AA
+    )
+
+
+class AnnotatedVideoWriter:
+    """A frame consumer writing annotated frames to `target` (.mp4, .avi, .mkv, ...)."""
+
+    def __init__(self, target: Path, fps: float, size: tuple[int, int]) -> None:
+        suffix = target.suffix.lower()
+        if suffix not in CODECS:
+            raise ValueError(f"cannot write {target.name}: use one of {', '.join(CODECS)}")
+        if not target.parent.is_dir():
+            raise FileNotFoundError(
+                f"folder {target.parent} does not exist: create it or "
+                "choose another place for the annotated video"
+            )
+        self.target = target
+        self.size = size
+        self.frames = 0
+        fd, temp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+        os.close(fd)
+        self._temp = Path(temp)
+        self._writer = cv2.VideoWriter(temp, cv2.VideoWriter_fourcc(*CODECS[suffix]), fps, size)
+        if not self._writer.isOpened():
+            self._temp.unlink(missing_ok=True)
+            raise PermissionError(f"cannot write a video to {target}: check the folder is writable")
+
+    def __call__(self, result: FrameResult) -> None:
+        image = draw_result(result)
+        if (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(image)
+        self.frames += 1
+
+    def finish(self, keep: bool = True) -> None:
+        """Close the file; put it in place if `keep`, else delete it."""
+        self._writer.release()
+        if keep and self.frames:
+            os.replace(self._temp, self.target)
+        else:
+            self._temp.unlink(missing_ok=True)

@@ -1,0 +1,191 @@
+"""One retraining job as its stages see it: the store row, the settings, a work folder.
+
+Every state change goes to the store at once, so the GUI, the CLI and a remote worker see the
+same truth. A cancel is a state the operator writes; stages notice it through `checkpoint`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from tvdesk.config import RetrainSettings
+from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.store import Store, StoreError
+from tvdesk.core.store.job import Job, JobState
+
+logger = logging.getLogger(__name__)
+
+KIND = "retrain"
+# Each stage's share of the job's overall progress: (start, end).
+STAGES: dict[str, tuple[float, float]] = {
+    "select": (0.0, 0.1),
+    "label": (0.1, 0.2),
+    "dataset": (0.2, 0.3),
+    "train": (0.3, 0.85),
+    "evaluate": (0.85, 0.95),
+    "register": (0.95, 1.0),
+}
+CHECK_INTERVAL_S = 1.0  # how often a long stage looks for a cancel in the store
+
+
+class JobStopped(Exception):  # noqa: N818 - control flow: the job ended, the rest is skipped
+    """The job is finished (cancelled, failed or done early): later stages must not run."""
+
+
+def job_workspace(data_dir: Path, job_id: int) -> Path:
+    """The work folder of job `job_id` under the app data folder."""
+    return data_dir / "jobs" / f"job-{job_id}"
+
+
+def job_frames(data_dir: Path, job_id: int) -> Path:
+    """The job's own links to its drift event's captured frames (a capture folder's layout),
+    made when its selection starts, so the capture ring cannot take them from under it."""
+    return job_workspace(data_dir, job_id) / "captured"
+
+
+class JobContext:
+    """The job `job_id` in `store`, its settings, and its work folder under `data_dir`."""
+
+    def __init__(self, store: Store, data_dir: Path, job_id: int) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self.id = job_id
+        self.stage = ""
+        self._checked = 0.0
+        self.settings = RetrainSettings.from_dict(self.job.params["settings"])
+        self.workspace = job_workspace(data_dir, job_id)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def job(self) -> Job:
+        return self.store.jobs.get(self.id)
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return self.job.result
+
+    def begin(self, stage: str) -> None:
+        """Mark `stage` running; raises JobStopped when the job already ended."""
+        job = self.job
+        if job.state.finished:
+            raise JobStopped(f"job {self.id} is {job.state}; skipping {stage}")
+        self.stage = stage
+        worker = {"host": socket.gethostname(), "pid": os.getpid()}
+        state = None if job.state == JobState.RUNNING else JobState.RUNNING  # first start kept
+        self.store.jobs.update(
+            self.id,
+            state=state,
+            stage=stage,
+            progress=STAGES[stage][0],
+            message=f"{stage}...",
+            result={**job.result, "worker": worker},
+        )
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Progress within the current stage (0..1); also a cancel checkpoint."""
+        start, end = STAGES[self.stage]
+        self.store.jobs.update(self.id, progress=start + (end - start) * fraction, message=message)
+        self.checkpoint(force=True)
+
+    def checkpoint(self, force: bool = False) -> None:
+        """Raise JobStopped if the job was cancelled (reads the store at most once a second)."""
+        if self.cancel_requested(force):
+            raise JobStopped(f"job {self.id} was cancelled during {self.stage}")
+
+    def cancel_requested(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if not force and now - self._checked < CHECK_INTERVAL_S:
+            return False
+        self._checked = now
+        return self.job.state == JobState.CANCELLED
+
+    def remember(self, **values: Any) -> None:
+        """Merge `values` into the job's result (what later stages and the UI read)."""
+        self.store.jobs.update(self.id, result={**self.result, **values})
+
+    def finish(self, message: str, **values: Any) -> None:
+        self.store.jobs.update(
+            self.id,
+            state=JobState.SUCCEEDED,
+            progress=1.0,
+            message=message,
+            result={**self.result, **values},
+        )
+
+    def fail(self, error: BaseException) -> None:
+        if self.job.state.finished:  # cancelled meanwhile: that is the outcome to keep
+            return
+        text = str(error) or type(error).__name__
+        self.store.jobs.update(
+            self.id, state=JobState.FAILED, message=f"{self.stage or 'start'} failed: {text}"
+        )
+
+    def drift_event(self) -> DriftEvent:
+        event_id = self.job.params["event_id"]
+        for event in self.store.drift_events.all():
+            if event.id == event_id:
+                return event
+        raise StoreError(f"drift event {event_id} is not in the database")
+
+    @property
+    def capture_dir(self) -> Path:
+        return Path(self.job.params["capture_dir"])
+
+
+def request_retrain(
+    store: Store, event: DriftEvent, capture_dir: Path, settings: RetrainSettings
+) -> Job:
+    """A queued retraining job for `event` (the caller then submits it to the queue)."""
+    return store.jobs.create(
+        KIND,
+        {"event_id": event.id, "capture_dir": str(capture_dir), "settings": settings.as_dict()},
+    )
+
+
+def cancel_job(store: Store, job_id: int) -> Job:
+    """Ask a job to stop: a queued job never starts, a running one stops within seconds."""
+    job = store.jobs.get(job_id)
+    if job.state.finished:
+        return job
+    return store.jobs.update(
+        job_id,
+        state=JobState.CANCELLED,
+        message=f"cancelled by the operator during {job.stage or 'queue'}",
+    )
+
+
+def recover_interrupted(store: Store, host: str | None = None) -> list[Job]:
+    """Fail the jobs that a dead worker process of this machine left marked running."""
+    host = host or socket.gethostname()
+    failed = []
+    for job in store.jobs.all(JobState.RUNNING):
+        worker = job.result.get("worker", {})
+        if worker.get("host") != host or _alive(int(worker.get("pid", 0))):
+            continue
+        failed.append(
+            store.jobs.update(
+                job.id,
+                state=JobState.FAILED,
+                message=f"the worker stopped while {job.stage or 'the job'} ran (killed or "
+                "crashed); the active model is unchanged: start the retraining again",
+            )
+        )
+        logger.warning("job %d failed: its worker (pid %s) is gone", job.id, worker.get("pid"))
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()

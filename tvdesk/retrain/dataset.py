@@ -1,0 +1,285 @@
+"""Datasets on disk and their versions: the base dataset, and DVC as the record of what is which.
+
+The base dataset is generated, not downloaded: `ensure_base_dataset` renders it deterministically
+into `data/base/`, and `data.dvc` records its hash, so `dvc status` proves the copy is exact.
+The installed app has no git checkout: its data folder is a DVC repo of its own, where the
+base dataset is rendered on first need and every retraining dataset is a new version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from tvdesk.core.drift.model_profile import RELIT_PREFIX
+from tvdesk.core.synth.dataset import (
+    JPEG_QUALITY,
+    DatasetError,
+    DatasetSpec,
+    write_data_yaml,
+    write_dataset,
+)
+from tvdesk.retrain.relight import Relighting
+
+logger = logging.getLogger(__name__)
+
+BASE_SPEC = DatasetSpec(conditions=("day",), train=480, val=120, seed=0)
+DVC_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATE_CHECK": "1"}
+
+
+class DataVersionError(RuntimeError):
+    """A DVC pointer is missing or unreadable; the message says what to do."""
+
+
+def quiet_dvc() -> None:
+    """No analytics or update checks: DVC runs offline and says nothing about itself."""
+    os.environ.update(DVC_ENV)
+
+
+def data_version(dvc_file: Path) -> str:
+    """The md5 that a .dvc pointer records for its output (the dataset's version)."""
+    try:
+        pointer = yaml.safe_load(dvc_file.read_text())
+        return str(pointer["outs"][0]["md5"])
+    except FileNotFoundError:
+        raise DataVersionError(
+            f"{dvc_file} not found: run `dvc add` on the dataset first"
+        ) from None
+    except (KeyError, IndexError, TypeError, yaml.YAMLError) as exc:
+        raise DataVersionError(f"{dvc_file} is not a DVC pointer file ({exc})") from exc
+
+
+def dvc_status(repo_root: Path, target: Path) -> dict:
+    """`dvc status` of one target as DVC's own dict; empty means the workspace matches."""
+    quiet_dvc()
+    from dvc.repo import Repo
+
+    with Repo(str(repo_root)) as repo:
+        return repo.status(targets=[str(target)])
+
+
+def reproduce_base_dataset(repo_root: Path, progress=None) -> None:
+    """Render data/base if needed and prove it is the version data.dvc records.
+
+    A fresh clone has data.dvc but no DVC cache: the rendered files are committed to the local
+    cache only if their hash equals the recorded one; anything else is an error, never a
+    silent new version.
+    """
+    dvc_file = repo_root / "data.dvc"
+    ensure_base_dataset(repo_root / "data", progress)
+    if not dvc_status(repo_root, dvc_file):
+        return
+    from dvc.repo import Repo
+    from dvc.stage.exceptions import StageCommitError
+
+    try:
+        with Repo(str(repo_root)) as repo:
+            repo.commit(str(dvc_file), force=False)
+    except StageCommitError:
+        raise DataVersionError(
+            f"the rendered base dataset in {repo_root / 'data'} differs from the version in "
+            f"{dvc_file.name} ({data_version(dvc_file)}); delete data/base and run "
+            "`tvdesk data base` again with the pinned opencv-python and numpy"
+        ) from None
+    remaining = dvc_status(repo_root, dvc_file)
+    if remaining:
+        raise DataVersionError(f"dvc status still reports changes after setup: {remaining}")
+
+
+def ensure_base_dataset(data_root: Path, progress=None) -> Path:
+    """Render the base dataset into `data_root/base` unless it is already complete."""
+    base = data_root / "base"
+    expected = BASE_SPEC.train + BASE_SPEC.val
+    if (base / "data.yaml").exists() and len(list(base.glob("images/*/*.jpg"))) == expected:
+        return base / "data.yaml"
+    logger.info("rendering the base dataset into %s", base)
+    return write_dataset(base, BASE_SPEC, progress)
+
+
+# --- The app data folder as a DVC repository, and the retraining datasets in it. ---
+
+APP_DATA_FOLDER = "data"
+DATASETS_FOLDER = "datasets"
+REMOTE_NAME = "local"
+REMOTE_FOLDER = "dvc-remote"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# Ultralytics writes labels/*.cache beside the labels on first use: not part of a version.
+DVC_IGNORE = "*.cache\n"
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One image with its YOLO label lines (class cx cy w h, normalised); none = background."""
+
+    image: Path
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """A DVC-tracked dataset of the app data folder, as `tvdesk data versions` lists it."""
+
+    name: str
+    md5: str
+    images: int
+    dvc_file: Path
+    modified: float
+
+
+def app_data_repo(data_dir: Path, remote: Path | None = None) -> Path:
+    """Make `data_dir` a DVC repo without git (the installed app has no checkout).
+
+    A local-folder remote (`data_dir/dvc-remote` unless given) is configured on creation,
+    so every dataset version can be pushed somewhere other than the cache.
+    """
+    quiet_dvc()
+    from dvc.repo import Repo
+
+    if (data_dir / ".dvc").is_dir():
+        return data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with Repo.init(str(data_dir), no_scm=True) as repo, repo.config.edit() as conf:
+        conf["remote"][REMOTE_NAME] = {"url": str(remote or data_dir / REMOTE_FOLDER)}
+        conf["core"]["remote"] = REMOTE_NAME
+    (data_dir / ".dvcignore").write_text(DVC_IGNORE)
+    logger.info("made %s a DVC repository (remote %s)", data_dir, REMOTE_NAME)
+    return data_dir
+
+
+def app_base_dataset(data_dir: Path, progress=None) -> Path:
+    """The base dataset in the app data folder, rendered on first need and versioned."""
+    app_data_repo(data_dir)
+    data_yaml = ensure_base_dataset(data_dir / APP_DATA_FOLDER, progress)
+    if not (data_dir / APP_DATA_FOLDER / "base.dvc").exists():
+        version_dataset(data_dir, data_yaml.parent)
+    return data_yaml
+
+
+def assemble_dataset(
+    root: Path,
+    new: Sequence[LabelledImage],
+    base_yaml: Path,
+    *,
+    replay: int,
+    val_fraction: float,
+    seed: int,
+    relight: Relighting | None = None,
+    relit: int = 0,
+) -> Path:
+    """Write new frames (split train/val) plus `replay` base training images into `root`,
+    and, with `relight`, `relit` other base training images relit to the drifted light.
+
+    The val split holds new frames only, so validation measures the drifted conditions; the
+    replayed base images keep what the model knew. Returns the data.yaml path.
+    """
+    if not new:
+        raise DatasetError(
+            "no labelled frames to train on: label some frames (or choose "
+            "another labeler) and start the retraining again"
+        )
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(new))
+    n_val = min(len(new) - 1, max(1, round(len(new) * val_fraction))) if len(new) > 1 else 0
+    splits = {"val": [new[i] for i in order[:n_val]], "train": [new[i] for i in order[n_val:]]}
+    for split, items in splits.items():
+        for number, item in enumerate(items):
+            _write_item(root, split, f"new_{number:06d}", item)
+    base_items = _base_train_items(base_yaml)
+    order = rng.permutation(len(base_items))
+    replayed = sorted(order[:replay])
+    for number, index in enumerate(replayed):
+        _write_item(root, "train", f"replay_{number:06d}", base_items[index])
+    if relight is not None and relit > 0:
+        # Images the replay left out first (more traffic seen), then the replayed ones.
+        chosen = [*order[replay:], *order[:replay]][:relit]
+        for number, index in enumerate(sorted(chosen)):
+            _write_relit(root, f"{RELIT_PREFIX}{number:06d}", base_items[index], relight, rng)
+    names = yaml.safe_load(base_yaml.read_text())["names"]
+    return write_data_yaml(root, [names[i] for i in sorted(names)])
+
+
+def version_dataset(repo_root: Path, folder: Path) -> str:
+    """`dvc add` the folder (cache + pointer file); returns the md5 it is recorded under."""
+    quiet_dvc()
+    from dvc.repo import Repo
+
+    with Repo(str(repo_root)) as repo:
+        repo.add(str(folder))
+    return data_version(folder.with_name(folder.name + ".dvc"))
+
+
+def push_dataset(repo_root: Path, dvc_file: Path) -> int:
+    """Push one version to the configured remote; returns how many files were uploaded."""
+    quiet_dvc()
+    from dvc.repo import Repo
+
+    with Repo(str(repo_root)) as repo:
+        if not repo.config.get("core", {}).get("remote"):
+            return 0
+        return int(repo.push(targets=[str(dvc_file)]))
+
+
+def dataset_versions(data_dir: Path) -> list[DatasetVersion]:
+    """The DVC-tracked datasets in the app data folder, oldest first."""
+    versions = []
+    for dvc_file in (data_dir / APP_DATA_FOLDER).rglob("*.dvc"):
+        folder = dvc_file.with_suffix("")
+        images = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        name = str(folder.relative_to(data_dir / APP_DATA_FOLDER))
+        versions.append(
+            DatasetVersion(name, data_version(dvc_file), images, dvc_file, dvc_file.stat().st_mtime)
+        )
+    return sorted(versions, key=lambda v: (v.modified, v.name))
+
+
+def retrain_dataset_folder(data_dir: Path, job_id: int) -> Path:
+    return data_dir / APP_DATA_FOLDER / DATASETS_FOLDER / f"job-{job_id}"
+
+
+def base_train_images(base_yaml: Path) -> list[Path]:
+    """The base dataset's training images, sorted."""
+    return sorted(
+        p
+        for p in (base_yaml.parent / "images" / "train").iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def _base_train_items(base_yaml: Path) -> list[LabelledImage]:
+    items = []
+    for image in base_train_images(base_yaml):
+        label = base_yaml.parent / "labels" / "train" / f"{image.stem}.txt"
+        lines = label.read_text().splitlines() if label.exists() else []
+        items.append(LabelledImage(image, tuple(line for line in lines if line.strip())))
+    return items
+
+
+def _write_relit(
+    root: Path, stem: str, item: LabelledImage, relight: Relighting, rng: np.random.Generator
+) -> None:
+    image = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"cannot read base image {item.image}: render the base dataset again")
+    _write_item(root, "train", stem, item, pixels=relight.apply(image, rng))
+
+
+def _write_item(
+    root: Path, split: str, stem: str, item: LabelledImage, pixels: np.ndarray | None = None
+) -> None:
+    """The item's image (or `pixels` in its place, as JPEG) and its labels under `stem`."""
+    images, labels = root / "images" / split, root / "labels" / split
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    if pixels is None:
+        shutil.copyfile(item.image, images / f"{stem}{item.image.suffix.lower()}")
+    else:
+        cv2.imwrite(str(images / f"{stem}.jpg"), pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    (labels / f"{stem}.txt").write_text("".join(f"{line}\n" for line in item.lines))

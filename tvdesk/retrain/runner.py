@@ -1,0 +1,50 @@
+"""Run one stage of a retraining job against the store of the app data folder.
+
+This is all a queue task does: open the store, run the stage, and turn what happened into the
+job's state. A failure is recorded with its message; a cancel or an early end (the gate kept
+the active model) stops the chain quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tvdesk.config import default_data_dir
+from tvdesk.core.store import Store, database_path
+from tvdesk.core.store.job import JobState
+from tvdesk.retrain.context import JobContext, JobStopped
+from tvdesk.retrain.labelers import ReviewPending
+from tvdesk.retrain.stages import STAGE_FUNCTIONS
+
+logger = logging.getLogger(__name__)
+
+STAGE_NAMES = tuple(STAGE_FUNCTIONS)
+
+
+def run_stage(stage: str, job_id: int, data_dir: Path | None = None) -> bool:
+    """Run `stage` of job `job_id`; True when the next stage should run.
+
+    Raises ReviewPending when frames wait for a person (the caller retries later).
+    """
+    data_dir = data_dir or default_data_dir()
+    with Store(database_path(data_dir)) as store:
+        ctx = JobContext(store, data_dir, job_id)
+        try:
+            ctx.begin(stage)
+            logger.info("job %d: %s", job_id, stage)
+            STAGE_FUNCTIONS[stage](ctx)
+        except JobStopped as exc:
+            logger.info("job %d stopped: %s", job_id, exc)
+            return False
+        except ReviewPending as exc:
+            ctx.store.jobs.update(job_id, message=f"{exc}; label them in the review dialog")
+            raise
+        except Exception as exc:
+            if ctx.job.state == JobState.CANCELLED:
+                logger.info("job %d cancelled during %s", job_id, stage)
+                return False
+            logger.exception("job %d failed during %s", job_id, stage)
+            ctx.fail(exc)
+            return False
+    return True
