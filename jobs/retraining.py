@@ -1,25 +1,29 @@
 """Approve a retraining: the one call the GUI's "Approve" button and `tvdesk retrain` share.
 
 It records the job in the store, queues its stages, and starts a local worker process when the
-queue is local and none is running, so nothing has to be started by hand.
+queue is local and none is running, so nothing has to be started by hand. `RetrainApprover`
+is what a live session is given to plan and queue the retrainings of its cameras.
 """
 
 from __future__ import annotations
 
 import logging
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs.queue import JobQueue, open_queue
 from jobs.worker import local_worker_running, start_local_worker
 from tvdesk.config import RetrainSettings, default_data_dir
 from tvdesk.core.drift.event import DriftEvent
-from tvdesk.core.store import Store
+from tvdesk.core.session.events import RetrainPlan
+from tvdesk.core.store import Camera, Store
 from tvdesk.core.store.job import Job
 from tvdesk.retrain.context import request_retrain
+from tvdesk.retrain.plan import retrain_plan
 
 logger = logging.getLogger(__name__)
+WORKER_STOP_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -35,19 +39,61 @@ def approve_retraining(
     capture_dir: Path,
     settings: RetrainSettings,
     *,
+    camera_id: int | None = None,
     queue: JobQueue | None = None,
     start_worker: bool = True,
     data_dir: Path | None = None,
 ) -> Approved:
-    """Queue a retraining of `event`; raises QueueUnavailableError before recording anything
-    when the queue cannot be reached."""
+    """Queue a retraining of `event` (seen by camera `camera_id`); raises
+    QueueUnavailableError before recording anything when the queue cannot be reached."""
     data_dir = data_dir or default_data_dir()
     queue = queue or open_queue(data_dir)
     queue.check()
-    job = request_retrain(store, event, capture_dir, settings)
+    job = request_retrain(store, event, capture_dir, settings, camera_id)
     queue.submit_retrain(job.id)
     worker = None
     if start_worker and queue.local and not local_worker_running(data_dir):
         worker = start_local_worker(data_dir)
         logger.info("started a local worker (pid %d) for job %d", worker.pid, job.id)
     return Approved(job, queue.description, worker)
+
+
+@dataclass
+class RetrainApprover:
+    """Plans and queues retrainings with `settings` in the app data folder `data_dir`; keeps
+    the local workers it started, so that whoever owns them can stop them."""
+
+    settings: RetrainSettings
+    data_dir: Path
+    start_worker: bool = True
+    queue: JobQueue | None = None
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def plan(self, frames_available: int | None = None) -> RetrainPlan:
+        return retrain_plan(self.settings, frames_available)
+
+    def approve(
+        self, store: Store, event: DriftEvent, capture_dir: Path, camera: Camera
+    ) -> Approved:
+        approved = approve_retraining(
+            store,
+            event,
+            capture_dir,
+            self.settings,
+            camera_id=camera.id,
+            queue=self.queue,
+            start_worker=self.start_worker,
+            data_dir=self.data_dir,
+        )
+        if approved.worker is not None:
+            self.workers.append(approved.worker)
+        return approved
+
+    def stop_workers(self) -> None:
+        """End the local workers this approver started (a demo's own data folder)."""
+        for worker in self.workers:
+            worker.terminate()
+            try:
+                worker.wait(WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                worker.kill()

@@ -183,9 +183,9 @@ def review(window, home: Path) -> None:
     dialog.close()
 
 
-def stop_workers(window) -> None:
+def stop_workers(approver) -> None:
     """End the local workers the approval started (each with its children)."""
-    for worker in window.player.session.workers:
+    for worker in approver.workers:
         with contextlib.suppress(ProcessLookupError):  # it has ended by itself
             os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
@@ -202,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     isolate(home)
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
+    from jobs.retraining import RetrainApprover
     from tvdesk.config import Settings
     from tvdesk.ui.app import build_window, close_window
 
-    window = build_window(Settings(inference_threads=1), retrain=retrain_settings(home), poll_s=0.5)
+    approver = RetrainApprover(retrain_settings(home), home)
+    window = build_window(Settings(data_dir=home, inference_threads=1), approver, poll_s=0.5)
     window.move(0, 0)
     window.show()
     try:
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         review(window, home)
     finally:
         close_window(window)
-        stop_workers(window)
+        stop_workers(approver)
         logger.info("app data kept in %s" if args.keep else "done (%s)", home)
     del app
     return 0

@@ -9,10 +9,10 @@ import argparse
 import logging
 import sys
 
-from tvdesk.commands import data, demo, gui, jobs, models, retrain, run, train, worker
+from tvdesk.commands import cameras, data, demo, gui, jobs, models, retrain, run, train, worker
 from tvdesk.commands.errors import UserError
 
-COMMANDS = (gui, demo, run, data, train, worker, jobs, retrain, models)
+COMMANDS = (gui, demo, run, cameras, data, train, worker, jobs, retrain, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,8 @@ from typing import Any
 import platformdirs
 
 APP_NAME = "tvdesk"
-BUNDLED_MODEL_NAME = "tvdesk-base"
+BUNDLED_MODEL_NAME = "tvdesk-base"  # the synthetic-world model: the synthetic camera's line
+TRAFFIC_MODEL_NAME = "tvdesk-traffic"  # the COCO-trained traffic model: every real camera's line
 LABELERS = ("oracle", "teacher", "import", "review")
 
 
@@ -38,8 +39,12 @@ def resources_dir() -> Path:
     return project_root() / "resources"
 
 
-def bundled_model_path() -> Path:
-    return resources_dir() / "models" / f"{BUNDLED_MODEL_NAME}.onnx"
+def bundled_model_path(name: str = BUNDLED_MODEL_NAME) -> Path:
+    return resources_dir() / "models" / f"{name}.onnx"
+
+
+def traffic_model_path() -> Path:
+    return bundled_model_path(TRAFFIC_MODEL_NAME)
 
 
 def default_data_dir() -> Path:
@@ -181,7 +186,26 @@ class Settings:
         metadata={"help": "where the database, models and captures live"},
     )
     model_path: Path = field(
-        default_factory=bundled_model_path, metadata={"help": "ONNX model the player starts with"}
+        default_factory=bundled_model_path,
+        metadata={"help": "ONNX model that starts the synthetic camera's model line"},
+    )
+    traffic_model_path: Path = field(
+        default_factory=traffic_model_path,
+        metadata={"help": "ONNX model that starts a new real camera's model line"},
+    )
+    traffic_imgsz: int = field(
+        default=640,
+        metadata={
+            "help": "detector input size of real cameras (a camera's own setting wins): "
+            "distant vehicles need more than 320 px"
+        },
+    )
+    baseline_seconds: float = field(
+        default=120.0,
+        metadata={
+            "help": "how long a real camera first plays to learn its own normal, which is kept "
+            "and tested against from then on"
+        },
     )
     scenario: str = field(
         default="day-night", metadata={"help": "synthetic camera scenario of the demo source"}
@@ -205,6 +229,7 @@ class Settings:
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
         self.model_path = Path(self.model_path).expanduser()
+        self.traffic_model_path = Path(self.traffic_model_path).expanduser()
         if isinstance(self.retrain, dict):
             self.retrain = RetrainSettings.from_dict(self.retrain)
         if not isinstance(self.auto_approve, bool):
@@ -213,6 +238,12 @@ class Settings:
             raise SettingsError(f"confidence must be between 0 and 1, got {self.confidence}")
         if not 0.0 < self.iou <= 1.0:
             raise SettingsError(f"iou must be in (0, 1], got {self.iou}")
+        if self.traffic_imgsz < 32 or self.traffic_imgsz % 32:
+            raise SettingsError(
+                f"traffic_imgsz must be a multiple of 32 from 32 up, got {self.traffic_imgsz}"
+            )
+        if not self.baseline_seconds >= 10:
+            raise SettingsError(f"baseline_seconds must be 10 or more, got {self.baseline_seconds}")
         if self.synthetic_fps <= 0:
             raise SettingsError(f"synthetic_fps must be positive, got {self.synthetic_fps}")
         if self.inference_threads < 1:

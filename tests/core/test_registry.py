@@ -17,7 +17,7 @@ from tvdesk.core.registry import (
     pt_path,
     validate_onnx,
 )
-from tvdesk.core.store import Store
+from tvdesk.core.store import Camera, Store
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
 NAMES = ["car", "truck", "bus", "motorcycle"]
@@ -38,22 +38,23 @@ def registry(isolated_home, tmp_path):
         yield Registry(store, isolated_home)
 
 
+def _camera(registry: Registry, first, name: str = "synthetic") -> Camera:
+    camera = Camera(name, name, f"key:{name}", "synthetic", first.name, first.id)
+    return registry.store.cameras.add(camera)
+
+
 def test_the_bundled_model_becomes_version_1_on_first_use(registry, tmp_path):
-    model = registry.active(_model(tmp_path))
-    assert (model.name, model.version, model.active, model.parent_id) == (
-        "tvdesk-base",
-        "1",
-        True,
-        None,
-    )
+    model = registry.base_version(_model(tmp_path))
+    assert (model.name, model.version, model.parent_id) == ("tvdesk-base", "1", None)
     assert model.data_md5 == "abc.dir" and model.metrics == {"day": {"map50": 0.8}}
     assert model.path == registry.root / "tvdesk-base" / "1" / "model.onnx"
     assert pt_path(model).read_bytes() == b"checkpoint bytes"
-    assert registry.active(_model(tmp_path)).id == model.id  # not registered twice
+    assert registry.base_version(_model(tmp_path)).id == model.id  # not registered twice
 
 
 def test_register_activate_and_roll_back(registry, tmp_path):
-    first = registry.active(_model(tmp_path))
+    first = registry.base_version(_model(tmp_path))
+    camera, other = _camera(registry, first), _camera(registry, first, "other")
     images = write_dataset(tmp_path / "ds", DatasetSpec(train=4, val=0, width=160, height=90))
     candidate = Candidate(
         _model(tmp_path, "candidate"),
@@ -64,19 +65,30 @@ def test_register_activate_and_roll_back(registry, tmp_path):
         metrics={"drift": {"map50": 0.7}},
         train_images=images.parent / "images",
     )
-    second = registry.register("tvdesk-base", candidate, parent_id=first.id, activate=True)
-    assert (second.version, second.parent_id, second.active) == ("2", first.id, True)
+    second = registry.register("tvdesk-base", candidate, parent_id=first.id, activate_for=camera.id)
+    assert (second.version, second.parent_id) == ("2", first.id)
+    assert registry.store.cameras.get(camera.id).model_id == second.id
+    assert registry.store.cameras.get(other.id).model_id == first.id  # untouched
     card = json.loads((second.path.parent / "card.json").read_text())
     assert card["version"] == "2" and card["class_names"] == NAMES
     assert card["drift_profile"] == "profile.json"
-    assert registry.rollback().id == first.id
-    assert registry.store.models.active().id == first.id
-    assert registry.activate(second.id).active
+    assert registry.rollback(camera.id).id == first.id
+    assert registry.version_of(registry.store.cameras.get(camera.id)).id == first.id
+    assert registry.activate(camera.id, second.id).id == second.id
     assert [m.version for m in registry.versions()] == ["1", "2"]
 
 
+def test_a_camera_runs_only_versions_of_its_own_line(registry, tmp_path):
+    first = registry.base_version(_model(tmp_path))
+    other_line = registry.base_version(_model(tmp_path, "tvdesk-traffic"))
+    camera = _camera(registry, first)
+    with pytest.raises(RegistryError, match="not on camera 'synthetic'"):
+        registry.activate(camera.id, other_line.id)
+
+
 def test_a_model_the_detector_rejects_is_never_registered(registry, tmp_path):
-    first = registry.active(_model(tmp_path))
+    first = registry.base_version(_model(tmp_path))
+    camera = _camera(registry, first)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx file")
     with pytest.raises(RegistryError, match="does not load in the detector"):
@@ -84,21 +96,21 @@ def test_a_model_the_detector_rejects_is_never_registered(registry, tmp_path):
             "tvdesk-base",
             Candidate(broken, tmp_path / "x.pt", {}),
             parent_id=first.id,
-            activate=True,
+            activate_for=camera.id,
         )
     assert [m.version for m in registry.versions()] == ["1"]
     assert sorted(p.name for p in (registry.root / "tvdesk-base").iterdir()) == ["1"]
-    assert registry.store.models.active().id == first.id
+    assert registry.store.cameras.get(camera.id).model_id == first.id
 
 
 def test_rollback_of_the_first_version_says_there_is_none(registry, tmp_path):
-    registry.active(_model(tmp_path))
+    camera = _camera(registry, registry.base_version(_model(tmp_path)))
     with pytest.raises(RegistryError, match="no earlier version"):
-        registry.rollback()
+        registry.rollback(camera.id)
 
 
 def test_leftover_staging_folders_are_removed(registry, tmp_path):
-    registry.active(_model(tmp_path))
+    registry.base_version(_model(tmp_path))
     leftover = registry.root / "tvdesk-base" / f"{STAGING_PREFIX}killed"
     leftover.mkdir()
     (leftover / "model.onnx").write_bytes(b"half")

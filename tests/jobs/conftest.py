@@ -7,11 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from retrain_support import capture_day_night, make_tiny_model, tiny_base_dataset
+from retrain_support import (
+    capture_day_night,
+    make_tiny_model,
+    tiny_base_dataset,
+)
 
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.registry import Registry
-from tvdesk.core.store import Store
+from tvdesk.core.store import Camera, Store
+from tvdesk.core.store.camera import SYNTHETIC_KIND
 
 pytest.importorskip("ultralytics", reason="retraining needs the 'train' extra")
 
@@ -38,8 +43,15 @@ def captured(tmp_path_factory, tiny_model) -> tuple[Path, DriftEvent]:
 
 @pytest.fixture
 def store(isolated_home, tiny_model, captured) -> Store:
-    """The test's store with the tiny model active and the drift event saved."""
+    """The test's store with the synthetic camera on the tiny model's line, and the drift
+    event saved as that camera's."""
     with Store() as store:
-        Registry(store, isolated_home).active(tiny_model)
-        store.drift_events.save(replace(captured[1], id=None))
+        base = Registry(store, isolated_home).base_version(tiny_model)
+        camera = store.cameras.add(
+            Camera(
+                SYNTHETIC_KIND, SYNTHETIC_KIND, SYNTHETIC_KIND, SYNTHETIC_KIND, base.name, base.id
+            )
+        )
+        session_id = store.sessions.start(SYNTHETIC_KIND, SYNTHETIC_KIND, base.version, camera.id)
+        store.drift_events.save(replace(captured[1], id=None), session_id)
         yield store

@@ -23,10 +23,13 @@ from media import capture_stream
 
 from tvdesk.config import RetrainSettings, project_root
 from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.registry import Registry
 from tvdesk.core.session.capture import CaptureBuffer
 from tvdesk.core.sources import SyntheticSource
-from tvdesk.core.store import Store
+from tvdesk.core.store import Camera, Store
+from tvdesk.core.store.camera import SYNTHETIC_KIND
 from tvdesk.core.store.job import Job
+from tvdesk.core.store.model_version import ModelVersion
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
 TINY_IMGSZ = 64
@@ -60,6 +63,18 @@ def make_tiny_model(folder: Path) -> Path:
     )
     assert code == 0
     return folder / "tvdesk-base.onnx"
+
+
+def synthetic_camera(store: Store, data_dir: Path, model: Path) -> Camera:
+    """The synthetic camera on the line that `model` starts (its first version)."""
+    base = Registry(store, data_dir).base_version(model)
+    kind = SYNTHETIC_KIND
+    return store.cameras.add(Camera(kind, kind, kind, kind, base.name, base.id))
+
+
+def camera_version(store: Store, data_dir: Path) -> ModelVersion:
+    """The version the synthetic camera runs now."""
+    return Registry(store, data_dir).version_of(store.cameras.named(SYNTHETIC_KIND))
 
 
 def tiny_base_dataset(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from retrain_support import tiny_settings
+from retrain_support import synthetic_camera, tiny_settings
 
 from tvdesk.core.registry import Registry, pt_path
 from tvdesk.core.store import Store
@@ -23,8 +23,10 @@ def evaluating(isolated_home, captured, base_yaml, bundled_model):
     images' vehicles at 320 px, which the tiny model does not) and a candidate that has
     forgotten them; a function of the gate's settings."""
     with Store() as store:
-        active = Registry(store, isolated_home).active(bundled_model)
-        event = store.drift_events.save(replace(captured[1], id=None))
+        camera = synthetic_camera(store, isolated_home, bundled_model)
+        active = Registry(store, isolated_home).version_of(camera)
+        session_id = store.sessions.start(camera.source, camera.kind, "1", camera.id)
+        event = store.drift_events.save(replace(captured[1], id=None), session_id)
 
         def make(**gate) -> JobContext:
             settings = tiny_settings(base_yaml, imgsz=320, **gate)

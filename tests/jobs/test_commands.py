@@ -4,7 +4,7 @@ CLI runs them: parsed by argparse, against the real store, registry and queue.""
 from __future__ import annotations
 
 import pytest
-from retrain_support import run_command, tiny_settings
+from retrain_support import camera_version, run_command, tiny_settings
 
 from jobs.queue import QueueUnavailableError, open_queue
 from tvdesk.commands import data_versions, jobs, models, retrain, worker
@@ -26,16 +26,18 @@ def test_jobs_list_show_and_cancel(store, captured, base_yaml, capsys):
 
 def test_models_list_activate_and_rollback(isolated_home, store, tiny_model, capsys):
     registry = Registry(store, isolated_home)
-    first = registry.active()
+    first = camera_version(store, isolated_home)
     candidate = Candidate(tiny_model, tiny_model.with_suffix(".pt"), {}, data_md5="feed.dir")
-    registry.register(first.name, candidate, parent_id=first.id, activate=False)
+    registry.register(first.name, candidate, parent_id=first.id)
     assert run_command(models, "models", "list") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("* tvdesk-base v1") and out[1].startswith("  tvdesk-base v2")
+    assert out[0] == first.name
+    assert out[1].startswith("* #1 v1") and out[1].endswith("cameras: synthetic")
+    assert out[2].startswith("  #2 v2 (from #1)")
     assert run_command(models, "models", "activate", "2") == 0
-    assert store.models.active().version == "2"
-    assert run_command(models, "models", "rollback") == 0
-    assert store.models.active().version == "1"
+    assert camera_version(store, isolated_home).version == "2"
+    assert run_command(models, "models", "rollback", "--camera", "synthetic") == 0
+    assert camera_version(store, isolated_home).version == "1"
     with pytest.raises(RegistryError, match="has no version 9"):
         run_command(models, "models", "activate", "9")
 

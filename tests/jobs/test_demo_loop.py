@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from retrain_support import TINY_IMGSZ, tiny_settings
+from retrain_support import TINY_IMGSZ, camera_version, tiny_settings
 
-from jobs.retraining import approve_retraining
+from jobs.retraining import RetrainApprover
+from tvdesk.config import Settings
 from tvdesk.core.registry import Registry
 from tvdesk.core.session.capture import stored_indices
-from tvdesk.core.session.live import AlarmRaised, JobQueued, ModelPromoted, SwapDone
+from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted, SwapDone
 from tvdesk.core.store import Store
 from tvdesk.demo.headless import DemoOptions, HeadlessDemo
 from tvdesk.demo.report import HELD_OUT_CONDITIONS, build_report, evaluate_held_out
@@ -23,12 +24,16 @@ def test_day_to_night_alarm_retrain_promote_and_swap_without_losing_frames(
     isolated_home, tiny_model, base_yaml, tmp_path
 ):
     with Store() as store:
-        first = Registry(store, isolated_home).active(tiny_model)
+        first = Registry(store, isolated_home).base_version(tiny_model)
     options = DemoOptions(
         day_s=24.0, fade_s=2.0, fps=4.0, after_swap_s=5.0, baseline_s=15.0, max_job_s=400.0
     )
-    demo = HeadlessDemo(options, isolated_home, tiny_settings(base_yaml), approve_retraining)
-    run = demo.run()
+    settings = Settings(data_dir=isolated_home, model_path=tiny_model)
+    approver = RetrainApprover(tiny_settings(base_yaml), isolated_home)
+    try:
+        run = HeadlessDemo(options, settings, approver).run()
+    finally:
+        approver.stop_workers()
     report = build_report(run)
 
     kinds = [type(t.event) for t in run.events]
@@ -53,7 +58,7 @@ def test_day_to_night_alarm_retrain_promote_and_swap_without_losing_frames(
         assert len(events) >= 1 and store.drift_events.decision(events[0].id) == "approved"
         job = store.jobs.get(report["job"]["id"])
         assert job.params["event_id"] == events[0].id
-        active = store.models.active()
+        active = camera_version(store, isolated_home)
         assert active.id != first.id and active.parent_id == first.id
         assert active.data_md5 and active.path.exists()
         sessions = store.sessions.all()

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from retrain_support import (
+    camera_version,
     free_port,
     run_command,
     tiny_settings,
@@ -23,7 +24,6 @@ from jobs.worker import local_worker_running
 from tvdesk.commands import retrain
 from tvdesk.config import Settings, save_settings
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.registry import Registry
 from tvdesk.core.session.frame_loop import FrameLoop
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store.job import JobState
@@ -58,7 +58,7 @@ def test_killed_worker_fails_the_job_and_leaves_the_registry_untouched(
     assert "worker stopped while train ran" in failed.message
     assert "active model is unchanged" in failed.message
     assert _model_files(isolated_home) == before  # no new version, no half-written folder
-    assert Registry(store, isolated_home).active().version == "1"
+    assert camera_version(store, isolated_home).version == "1"
 
 
 def test_a_training_error_fails_the_job_with_its_text(
@@ -66,7 +66,7 @@ def test_a_training_error_fails_the_job_with_its_text(
 ):
     """Through `tvdesk retrain --wait`, which also starts the local worker process; the tiny
     training comes from the settings file's [retrain] table."""
-    active = Registry(store, isolated_home).active()
+    active = camera_version(store, isolated_home)
     active.path.with_name("model.pt").write_bytes(b"this is not a checkpoint")
     save_settings(Settings(retrain=tiny_settings(base_yaml)))
     try:
@@ -86,7 +86,8 @@ def test_a_training_error_fails_the_job_with_its_text(
     assert failed.message.startswith("train failed: ")
     assert len(failed.message) > len("train failed: ") + 10  # the error's own text follows
     assert failed.message in out  # --wait showed it
-    assert store.models.active().id == active.id and len(store.models.all()) == 1
+    assert camera_version(store, isolated_home).id == active.id
+    assert len(store.models.all()) == 1
 
 
 def test_cancel_stops_training_within_seconds(isolated_home, store, captured, base_yaml):

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from retrain_support import job_text, redis_server, tiny_settings, wait_for, worker_process
+from retrain_support import (
+    camera_version,
+    job_text,
+    redis_server,
+    tiny_settings,
+    wait_for,
+    worker_process,
+)
 
 from jobs.queue import open_queue
 from tvdesk.core.detector import OnnxDetector
@@ -45,7 +52,7 @@ def test_local_queue_promotes_a_registered_versioned_model(
     assert result["relit_view_similarity"] >= 0.25 and result["relit_mean_gain"] < 0.5
     # The new version: active, with its parent, data version, parameters and metrics.
     registry = Registry(store, isolated_home)
-    model = registry.active()
+    model = camera_version(store, isolated_home)
     assert (model.version, model.parent_id, model.data_md5) == ("2", 1, result["data_md5"])
     assert model.params["epochs"] == 1 and model.metrics["drift"]["map50"] >= 0.0
     folder = model.path.parent
@@ -63,7 +70,7 @@ def test_local_queue_promotes_a_registered_versioned_model(
     ]
     assert ReferenceProfile.load(folder / "profile.json").frames == len(camera_images)
     assert OnnxDetector(model.path).names == ["car", "truck", "bus", "motorcycle"]
-    assert registry.rollback().version == "1"
+    assert registry.rollback(store.cameras.named("synthetic").id).version == "1"
 
 
 def test_redis_queue_runs_the_job_and_a_failed_gate_keeps_the_active_model(
@@ -82,7 +89,7 @@ def test_redis_queue_runs_the_job_and_a_failed_gate_keeps_the_active_model(
     assert done.message.startswith("kept the active model: the candidate gains")
     assert "0.500 is needed" in done.message
     assert [m.version for m in Registry(store, isolated_home).versions()] == ["1"]
-    assert store.models.active().version == "1"
+    assert camera_version(store, isolated_home).version == "1"
     log = (isolated_home / "worker-test.log").read_text()
     assert "consuming redis://:***@127.0.0.1" in log  # the worker names its queue, masked
     assert password not in log and password not in job_text(store)

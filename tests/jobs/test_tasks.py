@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from huey import MemoryHuey
-from retrain_support import NIGHT_FROM, capture_day_night
+from retrain_support import NIGHT_FROM, capture_day_night, synthetic_camera
 
 from jobs.queue import JobQueue
 from tvdesk.config import RetrainSettings, SettingsError
@@ -85,8 +85,14 @@ def test_the_first_job_renders_the_replay_set_before_it_waits_for_frames(
     capture = tmp_path / "capture"
     with Store() as store:
         event = capture_day_night(bundled_model, capture, store, frames=NIGHT_FROM + 10)
+        camera = synthetic_camera(store, isolated_home, bundled_model)
         settings = RetrainSettings(label_budget=4)
-        params = {"event_id": event.id, "capture_dir": str(capture), "settings": settings.as_dict()}
+        params = {
+            "event_id": event.id,
+            "camera_id": camera.id,
+            "capture_dir": str(capture),
+            "settings": settings.as_dict(),
+        }
         ctx = JobContext(store, isolated_home, store.jobs.create(KIND, params).id)
         ctx.begin("select")
         select(ctx)

@@ -29,7 +29,7 @@ from types import ModuleType
 import pytest
 
 from jobs.queue import open_queue
-from tvdesk.config import project_root
+from tvdesk.config import bundled_model_path, project_root
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.registry import Registry
 from tvdesk.core.store import Store
@@ -124,10 +124,13 @@ def test_frozen_worker_retrains_from_the_local_queue(
     bundle, install_snapshot, isolated_home, tmp_path
 ):
     with Store() as store:
-        model = Registry(store, isolated_home).active()  # the bundled model becomes version 1
+        camera = support.synthetic_camera(store, isolated_home, bundled_model_path())
+        model = Registry(store, isolated_home).version_of(camera)  # the bundled model: v1
         event = support.capture_day_night(model.path, tmp_path / "capture", store)
         base = support.tiny_base_dataset(tmp_path / "base")
-        job = request_retrain(store, event, tmp_path / "capture", support.tiny_settings(base))
+        job = request_retrain(
+            store, event, tmp_path / "capture", support.tiny_settings(base), camera.id
+        )
         open_queue().submit_retrain(job.id)
         with _frozen_worker(bundle, isolated_home) as log:
             # A second instance of the player writes to the same database meanwhile.
@@ -139,7 +142,7 @@ def test_frozen_worker_retrains_from_the_local_queue(
 
         assert player.returncode == 0, player.stderr
         assert done.state == JobState.SUCCEEDED, f"{done.message}\n{log.read_text()[-4000:]}"
-        active = Registry(store, isolated_home).active()
+        active = support.camera_version(store, isolated_home)
     assert (active.version, active.parent_id) == ("2", model.id)
     assert OnnxDetector(active.path).names == ["car", "truck", "bus", "motorcycle"]
     assert [v.md5 for v in dataset_versions(isolated_home)] == [done.result["data_md5"]]

@@ -3,12 +3,10 @@ window with a real live session on the isolated app data folder."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
 
-from jobs.retraining import approve_retraining
+from jobs.retraining import RetrainApprover
 from tvdesk.config import RetrainSettings, Settings
 from tvdesk.ui.app import build_window, close_window
 
@@ -29,9 +27,8 @@ def live_window(qtbot, isolated_home):
     """The app's window on the active model (the bundled one, registered as version 1), with a
     live session that queues retrainings on the local queue without starting a worker."""
     window = build_window(
-        Settings(synthetic_fps=10.0, inference_threads=1),
-        retrain=TINY_RETRAIN,
-        approve_fn=functools.partial(approve_retraining, start_worker=False),
+        Settings(data_dir=isolated_home, synthetic_fps=10.0, inference_threads=1),
+        RetrainApprover(TINY_RETRAIN, isolated_home, start_worker=False),
         poll_s=0.2,
     )
     qtbot.addWidget(window)

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tvdesk.core.drift.event import DriftEvent
-from tvdesk.core.session.live import AlarmEnded, AlarmRaised, JobQueued, RetrainPlan
+from tvdesk.core.session.events import AlarmEnded, AlarmRaised, JobQueued, RetrainPlan
 from tvdesk.core.store.job import Job
 from tvdesk.ui.drift_banner import DriftBannerWidget
 

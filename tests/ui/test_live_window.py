@@ -63,15 +63,16 @@ def test_a_promoted_model_swaps_in_while_playing_and_roll_back_swaps_back(
     card = json.loads(bundled_model.with_suffix(".json").read_text())
     with Store(isolated_home / "tvdesk.db") as store:
         registry = Registry(store, isolated_home)
-        first = registry.active()
+        camera = store.cameras.named("synthetic")
+        first = registry.version_of(camera)
         registry.register(
             "tvdesk-base",
             Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
             parent_id=first.id,
-            activate=True,
+            activate_for=camera.id,
         )
     qtbot.waitUntil(lambda: window.model_label.text() == "model tvdesk-base v2", timeout=60000)
-    assert "Model version 2 is now active" in window.notice.text.text() or "v2" in (
+    assert "tvdesk-base v2 is now this camera's" in window.notice.text.text() or "v2" in (
         window.notice.text.text()
     )
     wait_frames(qtbot, window, 3)  # playback goes on with the new model
@@ -103,7 +104,7 @@ def test_the_auto_approve_switch_sets_the_session_and_the_settings_file(qtbot, l
     assert view.bridge.session.auto_approve
     assert load_settings().auto_approve
     assert "auto_approve = true" in settings_path().read_text()
-    next_start = build_window(load_settings(), poll_s=0.2)
+    next_start = build_window(load_settings(), poll_s=0.2)  # auto-approve read from the file
     qtbot.addWidget(next_start)
     try:
         assert next_start.session_view.auto_approve.isChecked()

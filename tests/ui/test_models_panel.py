@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from tvdesk.core.registry import Registry
-from tvdesk.core.store import Store
+from tvdesk.core.store import Camera, Store
 from tvdesk.ui.models_panel import ModelsPanel
 
 MEASURED = {
@@ -20,9 +20,9 @@ MEASURED = {
 
 @pytest.fixture
 def versions(isolated_home, bundled_model):
-    """The bundled model as version 1 and a fine-tuned version 2 (active) with its job."""
+    """The bundled model as version 1 and a fine-tuned version 2 (the camera's) with its job."""
     with Store(isolated_home / "tvdesk.db") as store:
-        first = Registry(store, isolated_home).active(bundled_model)
+        first = Registry(store, isolated_home).base_version(bundled_model)
         second = store.models.add(
             replace(
                 first,
@@ -30,9 +30,10 @@ def versions(isolated_home, bundled_model):
                 data_md5="9f8e7d6c5b4a.dir",
                 metrics=MEASURED["candidate"],
                 parent_id=first.id,
-                active=True,
             )
         )
+        kind = "synthetic"
+        store.cameras.add(Camera(kind, kind, kind, kind, first.name, second.id))
         job = store.jobs.create("retrain", {})
         store.jobs.update(job.id, result={"model_id": second.id, "metrics": MEASURED})
         yield store, first, second
@@ -42,6 +43,7 @@ def versions(isolated_home, bundled_model):
 def panel(qtbot, versions):
     store = versions[0]
     widget = ModelsPanel(store.path)
+    widget.set_camera(store.cameras.named("synthetic").id)
     qtbot.addWidget(widget)
     widget.resize(1000, 420)
     widget.show()
@@ -86,7 +88,7 @@ def test_activate_and_roll_back_ask_for_the_swap(qtbot, panel, versions):
 
 def test_a_change_in_the_store_shows_on_the_next_poll(qtbot, panel, versions):
     store, first, _ = versions
-    store.models.activate(first.id)
+    store.cameras.set_model(store.cameras.named("synthetic").id, first.id)
     panel.refresh()
     assert cells(panel.table, 1)[0] == "● active"
     assert not panel.rollback_button.isEnabled()  # version 1 has no parent

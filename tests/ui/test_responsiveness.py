@@ -14,6 +14,7 @@ import signal
 import pytest
 from ui_support import DAY_NIGHT, LatenessProbe, cpu_contention, write_720p_clip
 
+from jobs.retraining import RetrainApprover
 from tvdesk.config import RetrainSettings, Settings
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store
@@ -87,7 +88,8 @@ def test_latency_while_a_retraining_job_trains(qtbot, isolated_home, clip_720p, 
         max_base_loss=1.0,
     )
     skip_if_the_machine_is_busy()
-    window = build_window(Settings(inference_threads=1), retrain=retrain, poll_s=0.5)
+    approver = RetrainApprover(retrain, isolated_home)
+    window = build_window(Settings(inference_threads=1), approver, poll_s=0.5)
     qtbot.addWidget(window)
     window.resize(1280, 800)
     window.show()
@@ -106,7 +108,7 @@ def test_latency_while_a_retraining_job_trains(qtbot, isolated_home, clip_720p, 
         assert probe.percentile(99) <= P99_LIMIT_MS
     finally:
         close_window(window)
-        for worker in window.player.session.workers:  # started by this test's approval
+        for worker in approver.workers:  # started by this test's approval
             os.killpg(worker.pid, signal.SIGTERM)  # with its children (its own session)
             worker.wait(30)
 

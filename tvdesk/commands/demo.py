@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from tvdesk.config import LABELERS, RetrainSettings, bundled_model_path, default_data_dir
-from tvdesk.core.session.live import AlarmRaised, JobQueued, ModelPromoted, SessionError, SwapDone
+from tvdesk.config import (
+    LABELERS,
+    RetrainSettings,
+    bundled_model_path,
+    default_data_dir,
+    load_settings,
+)
+from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted, SessionError, SwapDone
 from tvdesk.demo.headless import DemoOptions, HeadlessDemo, TimedEvent
 
 logger = logging.getLogger(__name__)
@@ -98,22 +104,31 @@ def run(args: argparse.Namespace) -> int:
         auto_approve=args.auto_approve,
     )
     if not args.headless:
+        from jobs.retraining import RetrainApprover
         from tvdesk.ui.demo_app import run_demo_app
 
-        return run_demo_app(options, retrain, home=args.home, quit_after=args.quit_after)
+        settings = load_settings()
+        if args.home is not None:
+            args.home.mkdir(parents=True, exist_ok=True)
+            settings = replace(settings, data_dir=args.home)
+        approver = RetrainApprover(retrain, settings.data_dir)
+        return run_demo_app(options, settings, approver, quit_after=args.quit_after)
     return run_headless(args, options, retrain)
 
 
 def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: RetrainSettings) -> int:
-    from jobs.retraining import approve_retraining
+    from jobs.retraining import RetrainApprover
 
     home = args.home or default_data_dir() / "demo-runs" / time.strftime("%Y%m%d-%H%M%S")
     home.mkdir(parents=True, exist_ok=True)
-    os.environ["TVDESK_HOME"] = str(home)  # the worker and every store see this demo's data
     report_dir = args.report or home / "report"
     print(f"demo data in {home}")
-    demo = HeadlessDemo(options, home, retrain, approve_retraining)
-    run = demo.run(on_event=_say)
+    settings = replace(load_settings(), data_dir=home)
+    approver = RetrainApprover(retrain, home)
+    try:
+        run = HeadlessDemo(options, settings, approver).run(on_event=_say)
+    finally:
+        approver.stop_workers()  # the demo's own data folder: its worker ends with it
     from tvdesk.demo.report import build_report, evaluate_held_out
 
     report = build_report(run)
@@ -135,7 +150,8 @@ def _say(timed: TimedEvent) -> None:
     event = timed.event
     at = f"[{timed.stream:7.1f} s]"
     if isinstance(event, AlarmRaised):
-        print(f"{at} drift alarm: {event.event.summary}; plan: {event.plan.describe()}")
+        plan = f"; plan: {event.plan.describe()}" if event.plan else ""
+        print(f"{at} drift alarm: {event.event.summary}{plan}")
     elif isinstance(event, JobQueued):
         print(f"{at} retraining job {event.job.id} queued on {event.queue}")
     elif isinstance(event, ModelPromoted):

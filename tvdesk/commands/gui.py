@@ -14,7 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="video file, webcam index, stream URL or synthetic[:scenario] "
         "(default: the synthetic camera)",
     )
-    parser.add_argument("--model", type=Path, help="ONNX model (default: the bundled model)")
+    parser.add_argument(
+        "--model", type=Path, help="play this ONNX model instead of each camera's version"
+    )
     parser.add_argument("--scenario", help="synthetic camera scenario (default: day-night)")
     parser.add_argument(
         "--quit-after",
@@ -26,8 +28,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobs.retraining import RetrainApprover
+    from tvdesk.config import load_settings
     from tvdesk.ui.app import run_app
 
+    settings = load_settings()
+    approver = RetrainApprover(settings.retrain, settings.data_dir)
     return run_app(
-        model=args.model, scenario=args.scenario, source=args.source, quit_after=args.quit_after
+        settings,
+        approver,
+        model=args.model,
+        scenario=args.scenario,
+        source=args.source,
+        quit_after=args.quit_after,
     )

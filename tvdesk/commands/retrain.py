@@ -16,10 +16,11 @@ WAIT_POLL_S = 1.0
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "retrain",
-        help="retrain the active model on a drift event's frames",
+        help="retrain a camera's model on one of its drift events' frames",
         description="Select frames of the drift event, label them, build and version a "
-        "dataset, fine-tune the active model, and promote it only if it is better on the "
-        "drifted data without losing on the base data. Runs on the job queue.",
+        "dataset, fine-tune the version the event's camera runs, and promote it (on that "
+        "camera only) only if it is better on the drifted data without losing on the base "
+        "data. Runs on the job queue.",
     )
     parser.add_argument("--event", type=int, required=True, help="drift event id")
     parser.add_argument("--labeler", choices=LABELERS, help="who labels (default: oracle)")
@@ -56,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
             raise StoreError(f"there is no drift event {args.event}: the player lists them")
         capture = args.capture or find_capture(data_dir / "capture", event)
         approved = approve_retraining(
-            store, event, capture, settings, start_worker=not args.no_worker, data_dir=data_dir
+            store,
+            event,
+            capture,
+            settings,
+            camera_id=store.drift_events.camera_of(event.id),
+            start_worker=not args.no_worker,
+            data_dir=data_dir,
         )
         print(f"queued retraining job #{approved.job.id} on {approved.queue}")
         if approved.worker is not None:

@@ -7,32 +7,28 @@ as the player, a progress line for files, and a summary (text or JSON) at the en
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tvdesk.commands.run_report import ProgressLine, RunTally, print_summary
-from tvdesk.config import Settings, load_settings
-from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.drift import DriftMonitor
-from tvdesk.core.drift.model_profile import profile_from_card
+from tvdesk.config import load_settings
 from tvdesk.core.session.annotate import CODECS, AnnotatedVideoWriter
 from tvdesk.core.session.frame_loop import FrameLoop, LoopOutcome
-from tvdesk.core.session.recorder import SessionRecorder
+from tvdesk.core.session.live import DRIFT, LiveSession, start_session
 from tvdesk.core.sources import (
     SourceError,
     SourceEvent,
+    SourceInfo,
     VideoSource,
     open_source,
     silence_native_video_logs,
 )
-from tvdesk.core.store import Store, StoreWriter
 
 logger = logging.getLogger(__name__)
 
-DRIFT = "drift"  # the drift monitor's name among the loop's observers
 WAIT_SLICE_S = 0.2  # the main thread wakes this often to honour --seconds and Ctrl-C
 DEFAULT_OUT_FPS = 10.0  # for live sources that do not report a frame rate
 INTERRUPTED = 130
@@ -52,7 +48,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="a video file, a webcam index (0), a stream URL "
         "(rtsp://, http(s)://, udp://) or synthetic[:SCENARIO]",
     )
-    parser.add_argument("--model", type=Path, help="ONNX model (default: the settings' model)")
+    parser.add_argument(
+        "--camera",
+        metavar="NAME",
+        help="play the source as this camera (created if new; default: the source's own "
+        "camera): its model version, baseline and settings",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="play this ONNX model instead of the camera's active version (not registered)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=_duration,
+        metavar="TIME",
+        help="how long a new real camera plays to learn its normal, e.g. 10s, 2m "
+        "(default: the settings' baseline_seconds)",
+    )
     parser.add_argument(
         "--every-frame",
         action="store_true",
@@ -76,6 +89,23 @@ def _video_path(text: str) -> Path:
     return path
 
 
+def _duration(text: str) -> float:
+    """Seconds from '90', '90s', '2m' or '1h'."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    text = text.strip().lower()
+    scale = units.get(text[-1:])
+    number = text[:-1] if scale else text
+    try:
+        value = float(number) * (scale or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time like 10s, 2m or 90, got {text!r}"
+        ) from None
+    if not value >= 10:
+        raise argparse.ArgumentTypeError("a baseline needs at least 10 s of video")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -90,92 +120,69 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "verbose", False):
         silence_native_video_logs()
     settings = load_settings()
+    if args.baseline is not None:
+        settings = replace(settings, baseline_seconds=args.baseline)
     events: list[SourceEvent] = []
-    with Store() as store:
-        source = open_source(
-            args.source,
-            paced=not args.every_frame,
-            scenario=settings.scenario,
-            synthetic_fps=settings.synthetic_fps,
-        )
-        try:  # until the loop starts and owns the source, close it on any error
-            slot, drift, video = _tools(args, source, settings)
-        except BaseException:
-            source.close()
-            raise
-        source.subscribe(events.append)
-        with StoreWriter(store.path) as writer:
-            recorder = SessionRecorder(store, writer, source.info, slot.current.version)
-            summary = _play(args, source, slot, drift, video, recorder)
-            writer.flush()
-    summary.update(
-        events=[{"kind": e.kind, "message": e.message} for e in events],
-        session_id=recorder.session_id,
-        database=str(store.path),
+    source = open_source(
+        args.source,
+        paced=not args.every_frame,
+        scenario=settings.scenario,
+        synthetic_fps=settings.synthetic_fps,
     )
+    video = None
+    try:  # until the loop starts and owns the source, close it on any error
+        _check_every_frame(args, source)
+        video = _video_writer(args, source.info)
+        session = start_session(settings, source.info, camera=args.camera, model=args.model)
+    except BaseException:
+        source.close()
+        if video:
+            video.finish(keep=False)
+        raise
+    source.subscribe(events.append)
+    try:
+        summary = _play(args, source, session, video)
+    finally:
+        session.close()
+    summary["events"] = [{"kind": e.kind, "message": e.message} for e in events]
     print_summary(summary, args.json)
     return INTERRUPTED if summary["stopped_by"] == "interrupt" else 0
 
 
-def _tools(
-    args: argparse.Namespace, source: VideoSource, settings: Settings
-) -> tuple[DetectorSlot, DriftMonitor, AnnotatedVideoWriter | None]:
-    """The detector slot, the drift monitor and the video writer for this run."""
+def _check_every_frame(args: argparse.Namespace, source: VideoSource) -> None:
     if args.every_frame and source.info.live:
         raise SourceError(
             f"--every-frame needs a file or the synthetic camera; "
             f"{source.info.name} is live and always shows its newest frame"
         )
-    info = source.info
-    video = (
-        AnnotatedVideoWriter(args.out, info.fps or DEFAULT_OUT_FPS, info.size) if args.out else None
-    )
-    model_path = args.model or settings.model_path
-    try:
-        detector = OnnxDetector(
-            model_path,
-            conf=settings.confidence,
-            iou=settings.iou,
-            threads=settings.inference_threads,
-        )
-    except BaseException:
-        if video:
-            video.finish(keep=False)
-        raise
-    return DetectorSlot(detector), drift_monitor(model_path), video
 
 
-def drift_monitor(model_path: Path) -> DriftMonitor:
-    """A monitor testing against the drift profile in the model's card; without a usable one,
-    it learns a baseline from the stream first (and says so in the summary's drift state)."""
-    card = Path(model_path).with_suffix(".json")
-    if card.is_file():
-        try:
-            profile = profile_from_card(json.loads(card.read_text()), card.parent)
-            if profile is not None:
-                return DriftMonitor(profile)
-        except (OSError, ValueError) as exc:
-            logger.warning("no drift profile from %s (%s); learning a baseline instead", card, exc)
-    return DriftMonitor()
+def _video_writer(args: argparse.Namespace, info: SourceInfo) -> AnnotatedVideoWriter | None:
+    if not args.out:
+        return None
+    return AnnotatedVideoWriter(args.out, info.fps or DEFAULT_OUT_FPS, info.size)
 
 
 def _play(
     args: argparse.Namespace,
     source: VideoSource,
-    slot: DetectorSlot,
-    drift: DriftMonitor,
+    session: LiveSession,
     video: AnnotatedVideoWriter | None,
-    recorder: SessionRecorder,
 ) -> dict:
-    """Run the loop with its consumers; the summary of what it did."""
+    """Run the camera's loop with the run's consumers; the summary of what it did."""
     info = source.info
     tally = RunTally(DRIFT)
     progress = ProgressLine(info.frame_count) if sys.stderr.isatty() else None
-    consumers = [c for c in (recorder, tally, video, progress) if c is not None]
-    loop = FrameLoop(
-        source, slot, observers={DRIFT: drift}, consumers=consumers, every_frame=args.every_frame
-    )
-    loop.on_finished(recorder.finish)
+    consumers = [c for c in (tally, video, progress) if c is not None]
+    try:
+        loop = session.play(
+            source, consumers=consumers, every_frame=args.every_frame, camera=args.camera
+        )
+    except BaseException:
+        if video:
+            video.finish(keep=False)
+        raise
+    stream = session.stream
     outcome, stopped_by = _wait(loop, args.seconds)
     if progress:
         progress.finish()
@@ -183,18 +190,24 @@ def _play(
         video.finish(keep=outcome.error is None)
     if outcome.error is not None:
         raise outcome.error
+    reference = stream.monitor.profile
     return {
+        "camera": stream.camera.name,
         "source": info.name,
         "kind": info.kind,
         "fps": info.fps,
         "size": list(info.size) if info.size else None,
-        "model": str(slot.current.path),
+        "model": str(session.slot.current.path),
         **tally.as_dict(),
+        "baseline_seconds": session.drift_config.baseline_seconds,
+        "drift_reference": reference.source if reference is not None else None,
         "dropped": outcome.dropped,
         "seconds": round(outcome.seconds, 3),
         "processing_fps": round(tally.frames / outcome.seconds, 2) if outcome.seconds else 0.0,
         "stopped_by": stopped_by,
         "output": str(video.target) if video else None,
+        "session_id": stream.recorder.session_id,
+        "database": str(session.db_path),
     }
 
 

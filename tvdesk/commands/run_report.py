@@ -13,7 +13,7 @@ from tvdesk.core.session.frame_loop import FrameResult
 PROGRESS_EVERY_S = 0.25
 DRIFT_STATES = {
     None: "idle (no frame seen)",
-    "learning": "still learning its baseline (the model card has no drift profile)",
+    "learning": "still learning the camera's normal (its baseline)",
     "watching": "watching",
     "alarm": "in alarm",
 }
@@ -32,6 +32,7 @@ class RunTally:
         self.models: list[str] = []
         self.drift_events: dict[float, DriftEvent] = {}  # by start: an ended alarm replaces it
         self.drift_state: str | None = None
+        self.drift_tested = False  # a frame was tested against a reference
 
     def __call__(self, result: FrameResult) -> None:
         self.frames += 1
@@ -44,6 +45,7 @@ class RunTally:
         status = result.observations.get(self.drift_observer)
         if status is not None:
             self.drift_state = status.state
+            self.drift_tested |= status.state != "learning"
             for event in (status.raised, status.ended):
                 if event is not None:
                     self.drift_events[event.start] = event
@@ -53,11 +55,15 @@ class RunTally:
         return {
             "frames": self.frames,
             "model_versions": self.models,
+            "boxes_per_frame": {
+                name: round(n / frames, 3) for name, n in self.per_class.most_common()
+            },
             "mean_inference_ms": round(self.inference_ms / frames, 2),
             "mean_total_ms": round(self.total_ms / frames, 2),
             "max_latency_ms": round(self.max_latency_ms, 2),
             "detections": dict(self.per_class.most_common()),
             "drift_state": self.drift_state,
+            "drift_tested": self.drift_tested,
             "drift_events": [
                 {
                     "start": e.start,
@@ -110,17 +116,22 @@ def print_summary(summary: dict, as_json: bool) -> None:
 def summary_lines(s: dict) -> list[str]:
     size = "x".join(map(str, s["size"])) if s["size"] else "size unknown"
     fps = f" @ {s['fps']:g} fps" if s["fps"] else ""
-    detections = ", ".join(f"{name} {n}" for name, n in s["detections"].items()) or "none"
+    detections = (
+        ", ".join(
+            f"{name} {n} ({s['boxes_per_frame'][name]:g}/frame)"
+            for name, n in s["detections"].items()
+        )
+        or "none"
+    )
     lines = [
-        f"source:      {s['source']} ({s['kind']}, {size}{fps})",
+        f"camera:      {s['camera']} (source {s['source']}: {s['kind']}, {size}{fps})",
         f"model:       {s['model']} (version {', '.join(s['model_versions']) or '-'})",
         f"frames:      {s['frames']} processed, {s['dropped']} dropped, in {s['seconds']:.1f} s "
         f"({s['processing_fps']:.1f} fps); stopped by {s['stopped_by']}",
         f"per frame:   inference {s['mean_inference_ms']:.1f} ms, total "
         f"{s['mean_total_ms']:.1f} ms, worst latency {s['max_latency_ms']:.0f} ms",
         f"detections:  {detections}",
-        f"drift:       {len(s['drift_events'])} event(s); the monitor is "
-        f"{DRIFT_STATES.get(s['drift_state'], s['drift_state'])}",
+        drift_line(s),
         *(f"  alarm at {e['start']:.1f} s: {e['summary']}" for e in s["drift_events"]),
         *(f"note:        {event['message']}" for event in s["events"]),
         f"recorded:    session {s['session_id']} in {s['database']}",
@@ -128,3 +139,17 @@ def summary_lines(s: dict) -> list[str]:
     if s["output"]:
         lines.append(f"video:       {s['output']}")
     return lines
+
+
+def drift_line(s: dict) -> str:
+    """What the summary says of drift: never "no drift" for a run that never tested it."""
+    if not s["drift_tested"]:
+        return (
+            "drift:       not tested: the camera was still learning its normal "
+            f"({s['baseline_seconds']:g} s of video needed; --baseline sets it)"
+        )
+    return (
+        f"drift:       {len(s['drift_events'])} event(s); the monitor is "
+        f"{DRIFT_STATES.get(s['drift_state'], s['drift_state'])}; tested against "
+        f"{s['drift_reference']}"
+    )

@@ -1,9 +1,12 @@
 """The model registry: model versions as folders on disk plus their rows in the store.
 
-Each version lives in `models/<name>/<version>/` (model.onnx, model.pt, card.json and the drift
-reference profile of its training data). A version folder is assembled under a hidden staging
-name and renamed into place, so a kill at any moment leaves either no new version or a whole
-one; the active pointer is the store's, so activation and rollback are one transaction.
+A model line is a family of versions (`name`), each with its parent: the bundled synthetic-world
+model and the bundled traffic model start two lines, and a camera's retraining adds a version
+to its camera's line. Each version lives in `models/<name>/<version>/` (model.onnx, model.pt,
+card.json and the drift reference profile of its training data). A version folder is assembled
+under a hidden staging name and renamed into place, so a kill at any moment leaves either no
+new version or a whole one. Which version plays is each camera's (`Camera.model_id`), so
+activation and rollback act on one camera and are one transaction.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from tvdesk.config import bundled_model_path, default_data_dir
+from tvdesk.config import default_data_dir
 from tvdesk.core import atomic
 from tvdesk.core.detector import DetectorError, OnnxDetector
 from tvdesk.core.drift.model_profile import profile_from_card, profile_from_images
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
-from tvdesk.core.store import Store
+from tvdesk.core.store import Camera, Store
 from tvdesk.core.store.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -58,23 +61,34 @@ class Registry:
         self.store = store
         self.root = (data_dir or default_data_dir()) / "models"
 
-    def active(self, bundled: Path | None = None) -> ModelVersion:
-        """The active version; on first use the bundled model becomes version 1."""
-        model = self.store.models.active()
-        if model is None:
-            model = self._register_bundled(bundled or bundled_model_path())
-        return model
+    def base_version(self, onnx: Path) -> ModelVersion:
+        """The first version of the line that the model file `onnx` starts (named after the
+        file), registered from the file on first use."""
+        versions = self.store.models.all(Path(onnx).stem)
+        return versions[0] if versions else self._register_bundled(Path(onnx))
 
-    def versions(self) -> list[ModelVersion]:
-        return self.store.models.all()
+    def version_of(self, camera: Camera) -> ModelVersion:
+        """The version `camera` runs."""
+        if camera.model_id is None:
+            raise RegistryError(f"camera {camera.name!r} has no model version yet")
+        return self.get(camera.model_id)
+
+    def versions(self, line: str | None = None) -> list[ModelVersion]:
+        return self.store.models.all(line)
 
     def get(self, model_id: int) -> ModelVersion:
         return self.store.models.get(model_id)
 
     def register(
-        self, name: str, candidate: Candidate, *, parent_id: int | None, activate: bool
+        self,
+        name: str,
+        candidate: Candidate,
+        *,
+        parent_id: int | None,
+        activate_for: int | None = None,
     ) -> ModelVersion:
-        """Validate `candidate.onnx` in the detector, write the version folder, add the row."""
+        """Validate `candidate.onnx` in the detector, write the version folder, add the row;
+        with `activate_for`, that camera runs the new version from now on."""
         names = validate_onnx(candidate.onnx)
         version = self._next_version(name)
         parent_profile = self._profile_of(parent_id)
@@ -87,36 +101,48 @@ class Registry:
             params=candidate.params,
             metrics=candidate.metrics,
             parent_id=parent_id,
-            active=activate,
         )
         try:
             model = self.store.models.add(model)
+            if activate_for is not None:
+                self.store.cameras.set_model(activate_for, model.id)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         logger.info(
-            "registered %s version %s (%s)", name, version, "active" if activate else "inactive"
+            "registered %s version %s%s",
+            name,
+            version,
+            f" for camera {activate_for}" if activate_for is not None else "",
         )
         return model
 
-    def activate(self, model_id: int) -> ModelVersion:
-        model = self.get(model_id)
+    def activate(self, camera_id: int, model_id: int) -> ModelVersion:
+        """Make camera `camera_id` run version `model_id` of its own line."""
+        camera, model = self.store.cameras.get(camera_id), self.get(model_id)
+        if model.name != camera.line:
+            raise RegistryError(
+                f"{model.name} version {model.version} is not on camera {camera.name!r}'s "
+                f"line ({camera.line}); `tvdesk models list` shows each line's versions"
+            )
         if not model.path.exists():
             raise RegistryError(
                 f"the files of {model.name} version {model.version} are missing "
                 f"({model.path}); activate another version"
             )
-        return self.store.models.activate(model_id)
+        self.store.cameras.set_model(camera_id, model_id)
+        return model
 
-    def rollback(self) -> ModelVersion:
-        """Activate the parent of the active version."""
-        model = self.active()
+    def rollback(self, camera_id: int) -> ModelVersion:
+        """Make camera `camera_id` run the parent of the version it runs."""
+        camera = self.store.cameras.get(camera_id)
+        model = self.version_of(camera)
         if model.parent_id is None:
             raise RegistryError(
                 f"{model.name} version {model.version} has no earlier version "
                 "to roll back to; `tvdesk models list` shows them all"
             )
-        return self.activate(model.parent_id)
+        return self.activate(camera_id, model.parent_id)
 
     def remove_staging(self) -> list[Path]:
         """Delete folders left by a registration that was killed half-way."""
@@ -139,7 +165,7 @@ class Registry:
             params=card.get("training", {}),
             metrics=card.get("metrics", {}),
         )
-        return self.register(onnx.stem, candidate, parent_id=None, activate=True)
+        return self.register(onnx.stem, candidate, parent_id=None)
 
     def _profile_of(self, model_id: int | None) -> ReferenceProfile | None:
         """The drift profile of `model_id`: its fine-tuned child inherits its thresholds."""

@@ -16,21 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tvdesk.config import RetrainSettings
-from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.config import Settings
 from tvdesk.core.detector.detections import match_boxes
 from tvdesk.core.drift.status import DriftConfig, DriftStatus
+from tvdesk.core.session.approver import Approver
+from tvdesk.core.session.events import AlarmRaised, JobQueued, LiveEvent, ModelPromoted, SwapDone
 from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
-from tvdesk.core.session.live import (
-    DRIFT,
-    AlarmRaised,
-    JobQueued,
-    LiveEvent,
-    LiveSession,
-    ModelPromoted,
-    SwapDone,
-)
+from tvdesk.core.session.live import DRIFT, start_session
 from tvdesk.core.sources import PlaylistSource, SyntheticSource, VideoSource
+from tvdesk.core.store import Store
+from tvdesk.core.store.connection import database_path
 from tvdesk.core.synth.camera import Scenario, Segment
 
 logger = logging.getLogger(__name__)
@@ -167,42 +162,31 @@ class DemoRun:
 
 
 class HeadlessDemo:
-    """Plays the demo source through a `LiveSession` until the new model has been shown."""
+    """Plays the demo source through a `LiveSession` until the new model has been shown.
 
-    def __init__(
-        self,
-        options: DemoOptions,
-        data_dir: Path,
-        retrain: RetrainSettings,
-        approve_fn: Callable | None,
-        threads: int = 1,
-    ) -> None:
+    `settings` give the demo's data folder and models; `approver` queues its retraining (the
+    caller stops the workers it started)."""
+
+    def __init__(self, options: DemoOptions, settings: Settings, approver: Approver | None) -> None:
         self.options = options
-        self.data_dir = data_dir
-        self.retrain = retrain
-        self.approve_fn = approve_fn
-        self.threads = threads
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self.approver = approver
         self.timeline = Timeline()
         self.events: list[TimedEvent] = []
 
     def run(self, on_event: Callable[[TimedEvent], None] | None = None) -> DemoRun:
         options = self.options
-        from tvdesk.core.registry import Registry
-        from tvdesk.core.store import Store
-        from tvdesk.core.store.connection import database_path
-
-        with Store(database_path(self.data_dir)) as store:
-            active = Registry(store, self.data_dir).active()
-        slot = DetectorSlot(OnnxDetector(active.path, threads=self.threads))
-        session = LiveSession(
-            slot,
-            data_dir=self.data_dir,
-            retrain=self.retrain,
-            approve_fn=self.approve_fn,
+        source = self._source()
+        session = start_session(
+            self.settings,
+            source.info,
+            approver=self.approver,
             auto_approve=options.auto_approve,
             drift_config=DriftConfig(baseline_seconds=options.baseline_s),
             poll_s=0.5,
         )
+        started_version = session.slot.current.version
 
         def record(event: LiveEvent) -> None:
             timed = TimedEvent(time.monotonic(), self.timeline.last_stream_time, event)
@@ -211,10 +195,7 @@ class HeadlessDemo:
                 on_event(timed)
 
         session.subscribe(record)
-        source = self._source()
-        observers, consumers = session.attach(source.info)
-        loop = FrameLoop(source, slot, observers=observers, consumers=[*consumers, self.timeline])
-        loop.on_finished(session.detach)
+        loop = session.play(source, consumers=[self.timeline])
         loop.start()
         try:
             outcome = self._wait(loop)
@@ -222,15 +203,12 @@ class HeadlessDemo:
             loop.stop()
             loop.wait(10.0)
             session.close()
-            for worker in session.workers:  # the demo's own data folder: its worker ends too
-                worker.terminate()
-                worker.wait(30)
         run = DemoRun(
             options,
             self.timeline.snapshot(),
             list(self.events),
             outcome,
-            started_version=active.version,
+            started_version=started_version,
             data_dir=self.data_dir,
         )
         queued = [t.event for t in self.events if isinstance(t.event, JobQueued)]
@@ -268,9 +246,6 @@ class HeadlessDemo:
         return outcome.reason
 
     def _job_ended_without_model(self) -> bool:
-        from tvdesk.core.store import Store
-        from tvdesk.core.store.connection import database_path
-
         queued = [t.event for t in self.events if isinstance(t.event, JobQueued)]
         if not queued or any(isinstance(t.event, ModelPromoted) for t in self.events):
             return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tvdesk.core.session.live import JobQueued, ModelPromoted, SwapDone
+from tvdesk.core.session.events import JobQueued, ModelPromoted, SwapDone
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 from tvdesk.demo.headless import DemoRun, alarm_events, quality_bins, swap_figures
 

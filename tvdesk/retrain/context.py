@@ -15,8 +15,10 @@ from typing import Any
 
 from tvdesk.config import RetrainSettings
 from tvdesk.core.drift.event import DriftEvent
-from tvdesk.core.store import Store, StoreError
+from tvdesk.core.registry import Registry
+from tvdesk.core.store import Camera, Store, StoreError
 from tvdesk.core.store.job import Job, JobState
+from tvdesk.core.store.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -136,14 +138,41 @@ class JobContext:
     def capture_dir(self) -> Path:
         return Path(self.job.params["capture_dir"])
 
+    def camera(self) -> Camera:
+        """The camera whose drift this job repairs: its line gets the new version."""
+        camera_id = self.job.params.get("camera_id")
+        if camera_id is None:
+            raise StoreError(
+                f"job {self.id} names no camera (queued by an older tvdesk); "
+                "approve the drift alarm again"
+            )
+        return self.store.cameras.get(camera_id)
+
+    def active_version(self) -> ModelVersion:
+        """The version the job's camera runs: what the fine-tune starts from."""
+        return Registry(self.store, self.data_dir).version_of(self.camera())
+
 
 def request_retrain(
-    store: Store, event: DriftEvent, capture_dir: Path, settings: RetrainSettings
+    store: Store,
+    event: DriftEvent,
+    capture_dir: Path,
+    settings: RetrainSettings,
+    camera_id: int | None = None,
 ) -> Job:
-    """A queued retraining job for `event` (the caller then submits it to the queue)."""
+    """A queued retraining job for `event` of camera `camera_id` (default: the camera whose
+    session raised it); the caller then submits it to the queue. The new version goes on that
+    camera's line and only that camera runs it."""
+    if camera_id is None and event.id is not None:
+        camera_id = store.drift_events.camera_of(event.id)
     return store.jobs.create(
         KIND,
-        {"event_id": event.id, "capture_dir": str(capture_dir), "settings": settings.as_dict()},
+        {
+            "event_id": event.id,
+            "camera_id": camera_id,
+            "capture_dir": str(capture_dir),
+            "settings": settings.as_dict(),
+        },
     )
 
 

@@ -198,7 +198,7 @@ def train(ctx: JobContext) -> None:
     from tvdesk.training.trainer import train as fit
 
     s = ctx.settings
-    active = Registry(ctx.store, ctx.data_dir).active()
+    active = ctx.active_version()
     params = TrainParams(
         start_from=str(pt_path(active)),
         epochs=s.epochs or EPOCHS_BEFORE_TIMING,
@@ -339,9 +339,11 @@ def register(ctx: JobContext) -> None:
         metrics=metrics,
         train_images=Path(r["data_yaml"]).parent / "images",
     )
-    model = registry.register(parent.name, candidate, parent_id=parent.id, activate=True)
+    camera = ctx.camera()
+    model = registry.register(parent.name, candidate, parent_id=parent.id, activate_for=camera.id)
     ctx.finish(
-        f"{model.name} version {model.version} is active: {r['gate']['reason']}",
+        f"{model.name} version {model.version} is live on camera {camera.name!r}: "
+        f"{r['gate']['reason']}",
         promoted=True,
         model_id=model.id,
         model_version=model.version,
@@ -360,7 +362,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[JobContext], None]] = {
 
 
 def _active_detector(ctx: JobContext) -> OnnxDetector:
-    active = Registry(ctx.store, ctx.data_dir).active()
+    active = ctx.active_version()
     return OnnxDetector(active.path, threads=max(1, ctx.settings.threads))
 
 

@@ -1,23 +1,24 @@
-"""Start the desktop app: settings, the log file, the detector on the active model, the live
-session, the player, the window, the first source."""
+"""Start the desktop app: the log file, the live session on the first camera's model, the
+player, the window, the first source."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from jobs.retraining import approve_retraining
-from tvdesk.config import Settings, load_settings
-from tvdesk.core.detector import DetectorError, DetectorSlot, OnnxDetector
-from tvdesk.core.registry import Registry, RegistryError
-from tvdesk.core.session.live import LiveSession
-from tvdesk.core.sources import VideoSource
-from tvdesk.core.store import Store, StoreError, database_path
+from tvdesk.config import Settings
+from tvdesk.core.detector import DetectorError
+from tvdesk.core.registry import RegistryError
+from tvdesk.core.session.approver import Approver
+from tvdesk.core.session.live import start_session
+from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
+from tvdesk.core.store import StoreError
 from tvdesk.ui.background import wait_for_background
 from tvdesk.ui.log_view import install_file_log
 from tvdesk.ui.main_window import MainWindow
@@ -26,38 +27,24 @@ from tvdesk.ui.session_bridge import SessionBridge
 
 logger = logging.getLogger(__name__)
 
-
-def active_model_path(settings: Settings) -> Path:
-    """The registry's active version (the bundled model becomes version 1 on first use)."""
-    with Store(database_path(settings.data_dir)) as store:
-        return Registry(store, settings.data_dir).active(settings.model_path).path
+START_ERRORS = (DetectorError, RegistryError, StoreError, SourceError)
 
 
 def build_window(
     settings: Settings,
-    model: Path | None = None,
+    approver: Approver | None = None,
+    info: SourceInfo | None = None,
     *,
+    model: Path | None = None,
     log_file: Path | None = None,
     **session_options: Any,
 ) -> MainWindow:
-    """The main window with its player and live session on `model` (default: the active one).
-
-    `session_options` go to `LiveSession` (approve_fn, poll_s...; retrain settings and
-    auto-approve default to the settings file's); approving
-    queues on the settings' queue and starts a local worker when none runs.
-    """
-    detector = OnnxDetector(
-        model or active_model_path(settings),
-        conf=settings.confidence,
-        iou=settings.iou,
-        threads=settings.inference_threads,
-    )
-    slot = DetectorSlot(detector)
-    session_options.setdefault("approve_fn", approve_retraining)
-    session_options.setdefault("retrain", settings.retrain)
-    session_options.setdefault("auto_approve", settings.auto_approve)
-    session = LiveSession(slot, data_dir=settings.data_dir, **session_options)
-    player = PlayerController(slot, settings, session)
+    """The main window with its player and live session; the detector starts on the version
+    of `info`'s camera (default: the synthetic camera), or on `model` for every camera.
+    `session_options` go to `LiveSession` (auto_approve, drift_config, poll_s...)."""
+    info = info or _synthetic_info(settings)
+    session = start_session(settings, info, model=model, approver=approver, **session_options)
+    player = PlayerController(session)
     return MainWindow(player, SessionBridge(session), log_file)
 
 
@@ -65,16 +52,17 @@ def close_window(window: MainWindow) -> None:
     """Stop playback, let background calls finish, end the session."""
     window.player.close_source()
     wait_for_background()
-    if window.player.session is not None:
-        window.player.session.close()
+    window.player.session.close()
 
 
 def run_app(
+    settings: Settings,
+    approver: Approver | None = None,
+    *,
     model: Path | None = None,
     scenario: str | None = None,
     source: str | None = None,
     quit_after: float | None = None,
-    *,
     video: VideoSource | None = None,
     **session_options: Any,
 ) -> int:
@@ -83,19 +71,35 @@ def run_app(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("tvdesk")
     app.setOrganizationName("tvdesk")
-    settings = load_settings()
+    if scenario:
+        settings = replace(settings, scenario=scenario)
     log_file = install_file_log(settings.data_dir)
+    problem = ""
     try:
-        window = build_window(settings, model, log_file=log_file, **session_options)
-    except (DetectorError, RegistryError, StoreError) as exc:
+        video = video or open_source(
+            source or f"synthetic:{settings.scenario}",
+            scenario=settings.scenario,
+            synthetic_fps=settings.synthetic_fps,
+        )
+    except SourceError as exc:
+        problem = str(exc)  # shown in the window, which opens on the synthetic camera
+    try:
+        info = video.info if video is not None else None
+        window = build_window(
+            settings, approver, info, model=model, log_file=log_file, **session_options
+        )
+    except START_ERRORS as exc:
         logger.exception("tvdesk cannot start")
+        if video is not None:
+            video.close()
         QMessageBox.critical(None, "tvdesk cannot start", f"{exc}\n\nDetails: {log_file}")
         raise
     window.show()
     if video is not None:
         window.player.play(video)
     else:
-        window.open_spec(source or f"synthetic:{scenario or settings.scenario}")
+        window.show_error(problem)
+        window.open_spec(f"synthetic:{settings.scenario}")
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), window.close)
     try:
@@ -103,3 +107,16 @@ def run_app(
     finally:
         close_window(window)
         logger.info("showed %d frames", window.frames_shown)
+
+
+def _synthetic_info(settings: Settings) -> SourceInfo:
+    size = None
+    return SourceInfo(
+        "synthetic",
+        f"synthetic:{settings.scenario}",
+        settings.synthetic_fps,
+        size,
+        None,
+        live=True,
+        seekable=False,
+    )

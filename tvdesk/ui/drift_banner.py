@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from tvdesk.core.drift.explain import label
-from tvdesk.core.session.live import AlarmEnded, AlarmRaised, JobQueued
+from tvdesk.core.session.events import AlarmEnded, AlarmRaised, JobQueued
 from tvdesk.ui.background import run_in_background
 
 THUMBNAIL = QSize(120, 68)

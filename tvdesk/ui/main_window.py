@@ -281,12 +281,20 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_source_opened(self, info: SourceInfo) -> None:
-        self.setWindowTitle(f"tvdesk — {info.name}")
-        self.source_label.setText(info.name)
+        camera = self.player.session.camera
+        name = camera.name if camera is not None else info.name
+        self.setWindowTitle(f"tvdesk — {name}")
+        self.source_label.setText(f"camera {name} · {info.name}" if camera else info.name)
         self.controls.set_source(info.frame_count, info.fps, info.seekable)
         self.controls.set_paused(False)
+        self.controls.set_class_names(self.player.slot.current.names)
+        if camera is not None and camera.detection.confidence is not None:
+            self.controls.set_confidence(camera.detection.confidence)  # the camera's own
         self.player.set_confidence(self.controls.confidence.value() / 100)
+        self.model_label.setText(f"model {self.player.slot.current.version}")
         self.dashboard.reset()
+        if self.session_view is not None:
+            self.session_view.models.set_camera(camera.id if camera else None)
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:

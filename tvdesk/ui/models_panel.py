@@ -1,6 +1,7 @@
-"""The models panel: every model version with its date, parent and data version, the active one
-marked; the selected version's metrics beside its parent's on the same data sets; Activate
-and Roll back, which hot-swap the live player (through the live session)."""
+"""The models panel of the camera playing now: every version of its model line with its date,
+parent and data version, the one the camera runs marked; the selected version's metrics beside
+its parent's on the same data sets; Activate and Roll back, which hot-swap the camera's
+model in the live player (through the live session)."""
 
 from __future__ import annotations
 
@@ -51,11 +52,11 @@ def map50_text(metrics: dict) -> str:
 
 
 class ModelsPanel(QWidget):
-    """Lists the versions of the store at `db_path`.
+    """Lists the versions of one camera's line in the store at `db_path` (`set_camera`).
 
     Signals:
-        activate_requested(int): make this model version the active one.
-        rollback_requested(): activate the active version's parent.
+        activate_requested(int): make the camera run this model version.
+        rollback_requested(): make the camera run its version's parent.
     """
 
     activate_requested = Signal(int)
@@ -64,7 +65,10 @@ class ModelsPanel(QWidget):
     def __init__(self, db_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = Store(db_path)
+        self.camera_id: int | None = None
+        self.active_id: int | None = None
         self.versions: list[ModelVersion] = []
+        self.camera_title = QLabel("No camera is playing")
         self.table = _table(COLUMNS)
         self.table.itemSelectionChanged.connect(self.on_selection_changed)
         self.table.doubleClicked.connect(self.on_activate_clicked)
@@ -97,13 +101,30 @@ class ModelsPanel(QWidget):
         split.addWidget(lower)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.camera_title)
         layout.addWidget(split)
+
+    def set_camera(self, camera_id: int | None) -> None:
+        """Show the line of camera `camera_id` (None: none plays)."""
+        self.camera_id = camera_id
+        self.versions = []
+        self.refresh()
+
+    def _camera_versions(self) -> tuple[list[ModelVersion], int | None]:
+        if self.camera_id is None:
+            self.camera_title.setText("No camera is playing")
+            return [], None
+        camera = self.store.cameras.get(self.camera_id)
+        self.camera_title.setText(f"Camera {camera.name}: model line {camera.line}")
+        return self.store.models.all(camera.line), camera.model_id
 
     @Slot()
     def refresh(self) -> None:
-        versions = self.store.models.all()
-        if versions == self.versions and len(versions) == self.table.rowCount():
+        versions, active_id = self._camera_versions()
+        same = versions == self.versions and active_id == self.active_id
+        if same and len(versions) == self.table.rowCount():
             return
+        self.active_id = active_id
         selected = self.selected_version()
         new = {v.id for v in versions} - {v.id for v in self.versions}
         self.versions = versions
@@ -111,7 +132,7 @@ class ModelsPanel(QWidget):
         names = {v.id: f"{v.name} v{v.version}" for v in versions}
         for row, v in enumerate(reversed(versions)):  # newest first
             cells = (
-                "● active" if v.active else "",
+                "● active" if v.id == active_id else "",
                 names[v.id],
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)),
                 names.get(v.parent_id, "—") if v.parent_id else "— (base)",
@@ -121,12 +142,12 @@ class ModelsPanel(QWidget):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, v.id)
-                if v.active:
+                if v.id == active_id:
                     font = QFont(item.font())
                     font.setBold(True)
                     item.setFont(font)
                 self.table.setItem(row, column, item)
-        active = next((v for v in versions if v.active), None)
+        active = next((v for v in versions if v.id == active_id), None)
         self.rollback_button.setEnabled(active is not None and active.parent_id is not None)
         if active is not None and (new or selected is None):
             selected = active  # a new version (a promotion) shows itself, beside its parent
@@ -147,7 +168,7 @@ class ModelsPanel(QWidget):
     @Slot()
     def on_selection_changed(self) -> None:
         version = self.selected_version()
-        self.activate_button.setEnabled(version is not None and not version.active)
+        self.activate_button.setEnabled(version is not None and version.id != self.active_id)
         if version is None:
             self.metrics.setRowCount(0)
             return
@@ -181,7 +202,7 @@ class ModelsPanel(QWidget):
     @Slot()
     def on_activate_clicked(self) -> None:
         version = self.selected_version()
-        if version is not None and not version.active:
+        if version is not None and version.id != self.active_id:
             self.activate_requested.emit(version.id)
 
     def close_store(self) -> None:

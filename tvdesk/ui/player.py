@@ -1,8 +1,8 @@
 """The player controller: one detector slot, the frame loop of the current source, and playback
 commands (open, pause, step, seek, thresholds, model swap) for the widgets to call.
 
-With a live session, each source's loop also gets the session's drift monitor and consumers
-(capture, recorder, alarm responder), and the session hears when the loop ends."""
+Each source plays as a camera of the live session (`LiveSession.play`): the camera's model,
+drift monitor, capture and recorder, and the session hears when the loop ends."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from tvdesk.config import Settings
-from tvdesk.core.detector import DetectorSlot
 from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.session.live import LiveSession
 from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
@@ -42,16 +40,11 @@ class PlayerController(QObject):
     source_event = Signal(object)
     error = Signal(str)
 
-    def __init__(
-        self,
-        slot: DetectorSlot,
-        settings: Settings,
-        session: LiveSession | None = None,
-    ) -> None:
+    def __init__(self, session: LiveSession) -> None:
         super().__init__()
-        self.slot = slot
-        self.settings = settings
         self.session = session
+        self.slot = slot = session.slot
+        self.settings = session.settings
         self.loop: FrameLoop | None = None
         self.info: SourceInfo | None = None
         self._bridge: FrameBridge | None = None
@@ -83,16 +76,15 @@ class PlayerController(QObject):
         bridge = FrameBridge(self)
         bridge.result_ready.connect(self._on_bridge_ready, Qt.ConnectionType.QueuedConnection)
         bridge.finished.connect(self.finished, Qt.ConnectionType.QueuedConnection)
-        observers, consumers = self.session.attach(source.info) if self.session else ({}, [])
-        loop = FrameLoop(
-            source,
-            self.slot,
-            observers=observers,
-            consumers=[self._consume_on_worker, *consumers, bridge.consume],
-            every_frame=every_frame,
-        )
-        if self.session is not None:
-            loop.on_finished(self.session.detach)
+        try:
+            loop = self.session.play(
+                source, consumers=[self._consume_on_worker, bridge.consume], every_frame=every_frame
+            )
+        except Exception as exc:
+            source.close()
+            logger.exception("%s cannot play", source.info.name)
+            self.error.emit(f"{source.info.name} cannot play: {exc}")
+            return
         loop.on_finished(bridge.loop_finished)
         self.loop, self.info, self._bridge = loop, source.info, bridge
         loop.start()

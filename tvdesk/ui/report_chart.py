@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tvdesk.core.session.live import AlarmRaised, JobQueued, SwapDone
+from tvdesk.core.session.events import AlarmRaised, JobQueued, SwapDone
 from tvdesk.demo.headless import DemoRun
 
 WIDTH, HEIGHT = 1400, 900

@@ -7,14 +7,14 @@ import logging
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from tvdesk.core.session.live import (
+from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
     JobQueued,
-    LiveSession,
     ModelPromoted,
     SessionError,
 )
+from tvdesk.core.session.live import LiveSession
 from tvdesk.ui.background import run_in_background
 
 logger = logging.getLogger(__name__)

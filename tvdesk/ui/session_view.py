@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from tvdesk.config import SettingsError, update_settings
-from tvdesk.core.session.live import AlarmRaised, JobQueued, ModelPromoted
+from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted
 from tvdesk.core.store.job import Job, JobState
 from tvdesk.retrain.review_folder import ReviewFolder
 from tvdesk.ui.drift_banner import DriftBannerWidget
@@ -102,8 +102,8 @@ class SessionView(QObject):
         self.models.refresh()
         was = f" (was version {promoted.previous.version})" if promoted.previous else ""
         self.window.show_info(
-            f"Model version {promoted.version.version} is now active{was}; "
-            "the player switches to it between two frames."
+            f"Model {promoted.version.name} v{promoted.version.version} is now this camera's"
+            f"{was}; the player switches to it between two frames."
         )
 
     @Slot(str)

@@ -4,7 +4,6 @@ the monitor follows it; an expected condition stops alarming."""
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 
@@ -12,24 +11,17 @@ import cv2
 import pytest
 
 from jobs.queue import open_queue
-from jobs.retraining import approve_retraining
-from tvdesk.config import RetrainSettings
-from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from jobs.retraining import RetrainApprover
+from tvdesk.config import RetrainSettings, Settings
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.status import ALARM
 from tvdesk.core.registry import Candidate, version_profile
 from tvdesk.core.session.capture import stored_indices
+from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted, RetrainPlan, SwapDone
 from tvdesk.core.session.frame_loop import FrameLoop
-from tvdesk.core.session.live import (
-    AlarmRaised,
-    JobQueued,
-    LiveSession,
-    ModelPromoted,
-    RetrainPlan,
-    SwapDone,
-)
+from tvdesk.core.session.live import LiveSession, start_session
 from tvdesk.core.sources import SyntheticSource
-from tvdesk.core.store import Store
+from tvdesk.core.store import Camera, Store
 from tvdesk.core.synth.camera import Scenario, Segment
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
@@ -40,27 +32,23 @@ NIGHT = Scenario("test day-night", (Segment("day", DAY_S), Segment("night", NIGH
 
 def _play(session: LiveSession, source) -> tuple[FrameLoop, list]:
     results: list = []
-    observers, consumers = session.attach(source.info)
-    loop = FrameLoop(
-        source,
-        session.slot,
-        observers=observers,
-        consumers=[*consumers, results.append],
-        every_frame=not source.info.live,
-    )
-    loop.on_finished(session.detach)
+    loop = session.play(source, consumers=[results.append], every_frame=not source.info.live)
     loop.start()
     return loop, results
+
+
+def _synthetic_camera(session: LiveSession) -> Camera:
+    return session.store.cameras.named("synthetic")
 
 
 @pytest.fixture
 def session(bundled_model, isolated_home):
     events: list = []
-    live = LiveSession(
-        DetectorSlot(OnnxDetector(bundled_model, threads=1)),
-        data_dir=isolated_home,
-        retrain=RetrainSettings(epochs=1, label_budget=8, replay=8),
-        approve_fn=functools.partial(approve_retraining, start_worker=False),
+    retrain = RetrainSettings(epochs=1, label_budget=8, replay=8)
+    live = start_session(  # the slot starts on the synthetic camera's version
+        Settings(data_dir=isolated_home, model_path=bundled_model),
+        SyntheticSource("day").info,
+        approver=RetrainApprover(retrain, isolated_home, start_worker=False),
         poll_s=0.2,
     )
     live.subscribe(events.append)
@@ -88,7 +76,8 @@ def test_night_raises_one_saved_alarm_with_samples_and_approve_queues_a_job(sess
     assert alarm.samples and all(p.exists() for p in alarm.samples)
     assert alarm.plan.frames == 8 and alarm.plan.expected_seconds > 0
     assert any(r.observations["drift"].state == ALARM for r in results)
-    capture = session.data_dir / "capture" / "synthetic_test_day-night"
+    camera = _synthetic_camera(session)
+    capture = session.data_dir / "capture" / f"{camera.id}-synthetic"
     assert set(alarm.event.frame_indices) <= set(stored_indices(capture))
 
     queued = session.approve(alarm.event.id)
@@ -98,6 +87,7 @@ def test_night_raises_one_saved_alarm_with_samples_and_approve_queues_a_job(sess
         job = store.jobs.get(queued.job.id)
         assert job.params["event_id"] == alarm.event.id
         assert job.params["capture_dir"] == str(capture)
+        assert job.params["camera_id"] == camera.id
         assert [e.id for e in store.drift_events.all()] == [alarm.event.id]  # saved once
     assert open_queue(session.data_dir).pending() == 1
 
@@ -105,7 +95,7 @@ def test_night_raises_one_saved_alarm_with_samples_and_approve_queues_a_job(sess
 def test_a_promoted_model_is_swapped_in_between_frames_and_the_monitor_follows(
     session, bundled_model, tmp_path
 ):
-    bundled = session.registry.active()
+    bundled = session.registry.base_version(bundled_model)
     loop, results = _play(session, SyntheticSource("day", fps=15.0, paced=True))
     _wait(lambda: len(results) > 10, 30)
     old_profile = session.monitor.profile
@@ -119,7 +109,7 @@ def test_a_promoted_model_is_swapped_in_between_frames_and_the_monitor_follows(
         "tvdesk-base",
         Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
         parent_id=bundled.id,
-        activate=True,
+        activate_for=session.camera.id,
     )
     _wait(lambda: any(isinstance(e, SwapDone) for e in session.events), 20)
     before = len(results)
@@ -138,7 +128,7 @@ def test_a_promoted_model_is_swapped_in_between_frames_and_the_monitor_follows(
     assert session.monitor is None or session.monitor.profile.source == profile.source
 
     session.rollback()
-    assert session.registry.active().id == bundled.id
+    assert session.registry.version_of(_synthetic_camera(session)).id == bundled.id
     assert str(session.slot.current.path).endswith("model.onnx")
     assert session.slot.current.path.parent.name == "1"
 
@@ -149,22 +139,14 @@ def test_dismissing_as_expected_teaches_the_monitor_the_condition(session):
     mark_at = DAY_S + 30.0
     results: list = []
     source = SyntheticSource(long_night, fps=FPS, paced=False)
-    observers, consumers = session.attach(source.info)
-    monitor = observers["drift"]
 
     def pause_to_decide(result) -> None:
         results.append(result)
         if abs(result.frame.timestamp - mark_at) < 0.5 / FPS:
             loop.pause()  # on the loop's thread: the next frame waits for the decision
 
-    loop = FrameLoop(
-        source,
-        session.slot,
-        observers=observers,
-        consumers=[*consumers, pause_to_decide],
-        every_frame=True,
-    )
-    loop.on_finished(session.detach)
+    loop = session.play(source, consumers=[pause_to_decide], every_frame=True)
+    monitor = session.monitor
     loop.start()
     _wait(lambda: loop.paused and any(isinstance(e, AlarmRaised) for e in session.events), 120)
     alarm = next(e for e in session.events if isinstance(e, AlarmRaised))
@@ -187,7 +169,7 @@ def test_a_version_trained_on_night_has_a_profile_in_which_night_is_not_drift(
 ):
     """A retrained version's profile (its day + night training images, the parent's
     calibration) keeps the monitor quiet at night, where the bundled profile alarms."""
-    bundled = session.registry.active()
+    bundled = session.registry.base_version(bundled_model)
     night = Scenario("night", (Segment("night", 30.0),))
     data = write_dataset(  # as a retraining assembles it: base day images + the camera's frames
         tmp_path / "train", DatasetSpec(conditions=("day",), train=40, val=0, seed=3)
@@ -202,7 +184,6 @@ def test_a_version_trained_on_night_has_a_profile_in_which_night_is_not_drift(
         "tvdesk-base",
         Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
         parent_id=bundled.id,
-        activate=False,
     )
     profile = version_profile(child)
     assert len(profile.modes) >= 2 and profile.calibration == version_profile(bundled).calibration

@@ -13,18 +13,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 from media import kill_9_after_rows
+from sqlite_utils import Database
 
 from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.frame_loop import FrameResult, FrameStats, LoopOutcome
 from tvdesk.core.session.recorder import SessionRecorder
 from tvdesk.core.sources import Frame, SourceInfo
-from tvdesk.core.store import MIGRATIONS, Store, StoreError, StoreWriter, database_path
+from tvdesk.core.store import (
+    MIGRATIONS,
+    Camera,
+    DetectionSettings,
+    Store,
+    StoreError,
+    StoreWriter,
+    database_path,
+)
 from tvdesk.core.store import schema as schema_module
 from tvdesk.core.store.job import JobState
 from tvdesk.core.store.model_version import ModelVersion
 
-TABLES = {"sessions", "frame_stats", "detection_samples", "drift_events", "model_versions", "jobs"}
+TABLES = {
+    "sessions",
+    "frame_stats",
+    "detection_samples",
+    "drift_events",
+    "model_versions",
+    "jobs",
+    "cameras",
+}
 
 
 @pytest.fixture
@@ -71,7 +88,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(db_path):
         Store(db_path)
 
 
-def test_model_versions_keep_lineage_and_one_active_version(db_path):
+def test_model_versions_keep_lineage_and_each_camera_runs_its_own(db_path):
     with Store(db_path) as store:
         base = store.models.add(
             ModelVersion(
@@ -81,23 +98,78 @@ def test_model_versions_keep_lineage_and_one_active_version(db_path):
                 data_md5="abc",
                 params={"epochs": 45},
                 metrics={"map50": 0.8},
-                active=True,
             )
         )
         tuned = store.models.add(
             ModelVersion("tvdesk-base", "2", Path("night.onnx"), parent_id=base.id, data_md5="def")
         )
-        assert store.models.active() == base
-        store.models.activate(tuned.id)
-        assert store.models.active().id == tuned.id
-        assert [m.active for m in store.models.all("tvdesk-base")] == [False, True]
+        north = store.cameras.add(Camera("north", "a.mp4", "file:/a.mp4", "file", "tvdesk-base"))
+        south = store.cameras.add(Camera("south", "b.mp4", "file:/b.mp4", "file", "tvdesk-base"))
+        store.cameras.set_model(north.id, base.id)
+        store.cameras.set_model(south.id, base.id)
+        store.cameras.set_model(north.id, tuned.id)
+        assert store.cameras.get(north.id).model_id == tuned.id
+        assert store.cameras.get(south.id).model_id == base.id  # the other camera keeps its own
+        assert [c.name for c in store.cameras.using(base.id)] == ["south"]
         again = store.models.get(tuned.id)
         assert (again.parent_id, again.data_md5, again.path) == (base.id, "def", Path("night.onnx"))
         assert store.models.get(base.id).params == {"epochs": 45}
         with pytest.raises(StoreError, match="already registered"):
             store.models.add(ModelVersion("tvdesk-base", "2", Path("other.onnx")))
-        with pytest.raises(StoreError, match="no model version"):
-            store.models.activate(999)
+        with pytest.raises(StoreError, match="no camera"):
+            store.cameras.set_model(999, base.id)
+
+
+def test_cameras_are_found_by_name_and_source_renamed_and_forgotten(db_path):
+    with Store(db_path) as store:
+        camera = store.cameras.add(
+            Camera(
+                "gate",
+                "rtsp://u:***@10.0.0.5/live",
+                "stream:rtsp://10.0.0.5/live",
+                "stream",
+                "tvdesk-traffic",
+                detection=DetectionSettings(imgsz=640, classes=("car", "truck")),
+            )
+        )
+        session_id = store.sessions.start(camera.source, "stream", "v1", camera.id)
+        assert store.cameras.with_source("stream:rtsp://10.0.0.5/live") == camera
+        assert store.cameras.named("gate").detection.classes == ("car", "truck")
+        with pytest.raises(StoreError, match="already a camera named"):
+            store.cameras.add(Camera("gate", "x", "file:/x", "file", "tvdesk-traffic"))
+        renamed = store.cameras.rename(camera.id, "north gate")
+        assert store.cameras.named("gate") is None and renamed.name == "north gate"
+        store.cameras.forget(camera.id)
+        assert store.cameras.all() == []
+        assert store.sessions.get(session_id)["camera_id"] is None  # the session is kept
+
+
+def test_a_schema_2_database_keeps_its_versions_on_the_synthetic_camera(tmp_path):
+    """Before cameras one version was active for everything: it becomes the synthetic
+    camera's, and every version is kept."""
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path))
+    for migration in MIGRATIONS[:2]:
+        migration(db)
+    db.execute("PRAGMA user_version = 2")
+    for version, active in (("1", 0), ("2", 1)):
+        db["model_versions"].insert(
+            {
+                "name": "tvdesk-base",
+                "version": version,
+                "path": f"{version}.onnx",
+                "created": 1.0,
+                "active": active,
+            }
+        )
+    db.conn.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert [m.version for m in store.models.all()] == ["1", "2"]
+        camera = store.cameras.named("synthetic")
+        assert camera.kind == "synthetic" and camera.line == "tvdesk-base"
+        assert store.models.get(camera.model_id).version == "2"
 
 
 def test_jobs_record_state_stage_progress_and_times(db_path):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tvdesk.core.detector.onnx_detector import OnnxDetector, Thresholds
+from tvdesk.core.detector.onnx_detector import KEEP, OnnxDetector, Thresholds
 from tvdesk.core.detector.onnx_model import (
     DetectorError,
     model_version,
@@ -98,9 +98,15 @@ class DetectorSlot:
         with self._state_lock:
             return self._current.set_thresholds(**changes)  # type: ignore[arg-type]
 
-    def load_and_swap(self, path: str | Path, *, sample: np.ndarray | None = None) -> SwapEvent:
+    def load_and_swap(
+        self,
+        path: str | Path,
+        *,
+        sample: np.ndarray | None = None,
+        imgsz: int | tuple[int, int] | object | None = KEEP,
+    ) -> SwapEvent:
         """Load, check and warm up `path` off the frame thread, then swap it in between two
-        frames.
+        frames; `imgsz` runs it at another input size (default: the live detector's).
 
         Blocking; call it off the frame thread. The warm-up runs on `sample` if given, else on a
         grey frame of the size the stream last had. Never raises for a bad model: the event
@@ -108,7 +114,7 @@ class DetectorSlot:
         """
         path = Path(path)
         with self._swap_lock:
-            event = self._swap(path, sample)
+            event = self._swap(path, sample, imgsz)
         log = logger.info if event.accepted else logger.warning
         log(
             "model %s %s (was %s): %s",
@@ -124,13 +130,13 @@ class DetectorSlot:
                 logger.exception("a swap subscriber failed on %s", event)
         return event
 
-    def _swap(self, path: Path, sample: np.ndarray | None) -> SwapEvent:
+    def _swap(self, path: Path, sample: np.ndarray | None, imgsz: object) -> SwapEvent:
         old = self._current
-        options = asdict(old.options)
+        options = asdict(old.options) | ({} if imgsz is KEEP else {"imgsz": imgsz})
         started = time.perf_counter()
         open_ms = warmup_ms = 0.0
         try:
-            with _checked_copy(path, old, sample) as (preoptimized, warmup_ms):
+            with _checked_copy(path, old, sample, options) as (preoptimized, warmup_ms):
                 self._gaps.wait_for_gap()
                 opening = time.perf_counter()
                 new = OnnxDetector(
@@ -205,7 +211,7 @@ class FrameGaps:
 
 @contextlib.contextmanager
 def _checked_copy(
-    path: Path, old: OnnxDetector, sample: np.ndarray | None
+    path: Path, old: OnnxDetector, sample: np.ndarray | None, options: dict[str, object]
 ) -> Iterator[tuple[Path | None, float]]:
     """On a thread of low priority: `path` optimized for this CPU, opened and checked
     with one inference on a real-sized frame; yields the optimized file and that inference's
@@ -222,8 +228,8 @@ def _checked_copy(
             _low_priority_for_this_thread()
             try:
                 save_optimized(path, target)
-                options = asdict(old.options) | {"threads": 1}  # no pool threads to inherit it
-                checker = OnnxDetector(path, **options, preoptimized=target)
+                one = options | {"threads": 1}  # no pool threads to inherit its low priority
+                checker = OnnxDetector(path, **one, preoptimized=target)
                 outcome.append(checker.warm_up(old.last_frame_hw, sample))
             except Exception as exc:  # raised again on the swapping thread
                 outcome.append(exc)

@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from types import MappingProxyType
 
 import numpy as np
@@ -41,14 +42,19 @@ class DriftMonitor:
     """Watches one stream against a reference profile, or against a baseline it learns.
 
     Without a profile the monitor first records `config.baseline_seconds` of video as its
-    baseline. `set_reference` switches to another model's profile (after a hot-swap); it may
-    be called from another thread than the frame loop's.
+    baseline, and hands the learnt profile to `on_baseline` (on the frame loop's thread: keep
+    it short) so that it can be kept. `set_reference` switches to another model's profile
+    (after a hot-swap); it may be called from another thread than the frame loop's.
     """
 
     def __init__(
-        self, profile: ReferenceProfile | None = None, config: DriftConfig | None = None
+        self,
+        profile: ReferenceProfile | None = None,
+        config: DriftConfig | None = None,
+        on_baseline: Callable[[ReferenceProfile], None] | None = None,
     ) -> None:
         self.config = config or DriftConfig()
+        self.on_baseline = on_baseline
         self.features = FEATURES
         self._extractor = FrameFeatures()
         self._background = EdgeBackground()
@@ -263,10 +269,13 @@ class DriftMonitor:
 
     def _finish_recording(self) -> None:
         try:
-            self.finish_baseline()
+            profile = self.finish_baseline()
         except ProfileError as exc:
             logger.warning("baseline not usable yet (%s); recording on", exc)
             self._recorder.seconds *= 2
+            return
+        if self.on_baseline is not None:
+            self.on_baseline(profile)
 
     def _last_time(self) -> float:
         return self._last_status.timestamp if self._last_status else 0.0

@@ -1,15 +1,16 @@
 """The live session: what happens around the frame loop while a camera plays.
 
-For each source it gives the loop its drift monitor (against the active model's profile),
-a capture buffer of recent frames and a session recorder. When the monitor raises an alarm,
-the event is saved, its frames are pinned in the capture, and subscribers hear about it with
-sample frames and the retraining plan. `approve` queues the retraining; `dismiss` records
-the decision and can teach the monitor that the condition is expected. A watcher follows
-the registry: when a job promotes a model (or the operator activates or rolls back one), the
-detector slot swaps to it between two frames and the monitor takes its profile.
+`play(source)` is the one way to play a camera, for the GUI, `tvdesk run` and the demo: it
+finds or creates the source's camera, puts the camera's model version in the detector slot
+(with the camera's input size and thresholds), and gives the frame loop a drift monitor on the
+camera's reference (`cameras.drift_reference`: the synthetic camera's model profile, or a real
+camera's persisted baseline, learnt and kept the first time it plays), a capture ring and a
+session recorder. When the monitor raises an alarm, the event is saved, its frames are pinned,
+and subscribers hear about it with sample frames and the retraining plan; `approve` hands it
+to the approver, `dismiss` records the decision and can teach the monitor the condition. A
+follower swaps the slot when the camera's active version changes in the store.
 
-Qt-free: the GUI turns the callbacks into signals; `tvdesk demo --headless` and the tests
-use the same session without a window. Callbacks come from the session's threads.
+Qt-free: the GUI turns the callbacks into signals. Callbacks come from the session's threads.
 """
 
 from __future__ import annotations
@@ -18,32 +19,47 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from tvdesk.config import RetrainSettings, default_data_dir
-from tvdesk.core.detector import DetectorSlot, SwapEvent
+from tvdesk.config import Settings
+from tvdesk.core.detector import DetectorSlot
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
-from tvdesk.core.drift.features import FEATURES, IMAGE_FEATURES, detection_features
-from tvdesk.core.drift.reference import (
-    ProfileError,
-    ReferenceProfile,
-    robust_mode,
-)
+from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.drift.status import DriftConfig, DriftStatus
-from tvdesk.core.registry import Registry, RegistryError, version_profile
-from tvdesk.core.session.capture import CaptureBuffer, load_frame, stored_indices
-from tvdesk.core.session.frame_loop import FrameConsumer, FrameObserver, FrameResult, LoopOutcome
+from tvdesk.core.registry import Registry
+from tvdesk.core.session import cameras
+from tvdesk.core.session.approver import Approver
+from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.events import (
+    AlarmEnded,
+    AlarmRaised,
+    BaselineLearnt,
+    JobQueued,
+    LiveEvent,
+    ModelPromoted,
+    RetrainPlan,
+    SessionError,
+    SwapDone,
+)
+from tvdesk.core.session.frame_loop import (
+    FrameConsumer,
+    FrameLoop,
+    FrameObserver,
+    FrameResult,
+    LoopOutcome,
+)
+from tvdesk.core.session.learnt_condition import with_condition
+from tvdesk.core.session.model_follower import ModelFollower, same_file, swap_failed_message
 from tvdesk.core.session.recorder import SessionRecorder
-from tvdesk.core.sources import SourceInfo
-from tvdesk.core.store import Store, StoreWriter
+from tvdesk.core.sources import SourceInfo, VideoSource
+from tvdesk.core.store import Camera, Store, StoreWriter
 from tvdesk.core.store.connection import database_path
-from tvdesk.core.store.job import Job, JobState
+from tvdesk.core.store.job import JobState
 from tvdesk.core.store.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -53,89 +69,14 @@ SAMPLE_FRAMES = 6  # frames of the drift window shown with an alarm
 SAMPLE_WAIT_S = 3.0  # how long an alarm waits for its sample frames to reach the disk
 PIN_EVERY_FRAMES = 10  # while an alarm holds, its pin grows this many frames at a time
 MAX_PINNED_FRAMES = 1000  # the newest frames of one alarm kept for its retraining
-# Fine-tuning time per training image and epoch, YOLOv8n at 320 (rectangular 320x192
-# batches, whole model) on one CPU thread of this project's 2-core machines: 45 s an epoch
-# of 258 images; a GPU is far faster.
-SECONDS_PER_IMAGE_EPOCH = 0.17
-# Selection (with its wait for the drifted frames), labelling, dataset, evaluation, export and
-# registration: 116 s in the headless demo.
-SETUP_SECONDS = 120.0
-
-LABELER_WORDS = {
-    "oracle": "oracle: the synthetic camera's exact labels, a simulated annotator",
-    "teacher": "teacher: the current model's confident boxes on enhanced frames",
-    "import": "imported from an annotation tool",
-    "review": "you review them in the label dialog",
-}
-
-Approver = Callable[..., Any]  # jobs.retraining.approve_retraining
-
-
-@dataclass(frozen=True)
-class RetrainPlan:
-    """What Approve would start, in the operator's terms."""
-
-    labeler: str
-    frames: int
-    epochs: int  # 0: as many as fit in `train_minutes`
-    imgsz: int
-    expected_seconds: float
-    train_minutes: float = 0.0
-
-    def describe(self) -> str:
-        minutes = max(1, round(self.expected_seconds / 60))
-        who = LABELER_WORDS.get(self.labeler, self.labeler)
-        training = f"{self.epochs} epochs" if self.epochs else f"{self.train_minutes:g} min"
-        return (
-            f"label {self.frames} frames ({who}), fine-tune {training} at "
-            f"{self.imgsz} px: about {minutes} min"
-        )
-
-
-@dataclass(frozen=True)
-class AlarmRaised:
-    event: DriftEvent  # as stored (with its id)
-    samples: tuple[Path, ...]  # JPEGs of frames from the drift window
-    plan: RetrainPlan
-
-
-@dataclass(frozen=True)
-class AlarmEnded:
-    event: DriftEvent
-
-
-@dataclass(frozen=True)
-class JobQueued:
-    job: Job
-    queue: str
-
-
-@dataclass(frozen=True)
-class ModelPromoted:
-    """The registry's active version changed; the slot swaps to it (see `SwapDone`)."""
-
-    version: ModelVersion
-    previous: ModelVersion | None
-
-
-@dataclass(frozen=True)
-class SwapDone:
-    swap: SwapEvent
-
-
-@dataclass(frozen=True)
-class SessionError:
-    message: str  # a sentence for the operator
-
-
-LiveEvent = AlarmRaised | AlarmEnded | JobQueued | ModelPromoted | SwapDone | SessionError
 
 
 @dataclass
-class _Stream:
-    """What the session keeps for the source playing now."""
+class CameraStream:
+    """What the session keeps for the camera playing now (read it, do not change it)."""
 
     info: SourceInfo
+    camera: Camera
     monitor: DriftMonitor
     capture: CaptureBuffer
     recorder: SessionRecorder
@@ -144,48 +85,47 @@ class _Stream:
 
 
 class LiveSession:
-    """The drift-to-retraining loop around one detector slot, source after source."""
+    """The drift-to-retraining loop around one detector slot, camera after camera.
+
+    `settings` gives the data folder, the base models of new cameras, the length of a real
+    camera's baseline and the default thresholds. With `model_override` the slot keeps the
+    model it was given (`--model`) instead of each camera's active version.
+    """
 
     def __init__(
         self,
         slot: DetectorSlot,
+        settings: Settings,
         *,
-        data_dir: Path | None = None,
-        retrain: RetrainSettings | None = None,
-        approve_fn: Approver | None = None,
-        auto_approve: bool = False,
+        approver: Approver | None = None,
+        auto_approve: bool | None = None,
         drift_config: DriftConfig | None = None,
         poll_s: float = 1.0,
+        model_override: bool = False,
     ) -> None:
         self.slot = slot
-        self.data_dir = data_dir or default_data_dir()
+        self.settings = settings
+        self.data_dir = settings.data_dir
         self.db_path = database_path(self.data_dir)
-        self.retrain = retrain or RetrainSettings()
-        self.auto_approve = auto_approve
-        self.drift_config = drift_config
-        self.poll_s = poll_s
-        self._approve_fn = approve_fn
+        self.approver = approver
+        self.auto_approve = settings.auto_approve if auto_approve is None else auto_approve
+        self.drift_config = drift_config or DriftConfig(baseline_seconds=settings.baseline_seconds)
+        self.model_override = model_override
+        self.base_models = cameras.BaseModels(settings.model_path, settings.traffic_model_path)
         self._subscribers: list[Callable[[LiveEvent], None]] = []
         self._local = threading.local()
         self._lock = threading.RLock()
-        self._stream: _Stream | None = None
-        self._events: dict[int, tuple[DriftEvent, Path]] = {}
-        self._last_approved: int | None = None
-        self.workers: list = []  # local worker processes started by approvals
+        self._stream: CameraStream | None = None
+        self._last_camera: Camera | None = None
+        self._events: dict[int, tuple[DriftEvent, Path, Camera]] = {}
         self._writer = StoreWriter(self.db_path).start()
         self._inbox: queue.Queue = queue.Queue()
-        self._closed = threading.Event()
-        active = self.registry.active()
-        self._active_id = active.id
-        if Path(slot.current.path).resolve() != active.path.resolve():
-            self._swap_to(active)
         slot.subscribe(lambda swap: self._publish(SwapDone(swap)))
-        self._threads = [
-            threading.Thread(target=self._handle_inbox, daemon=True, name="tvdesk-alarms"),
-            threading.Thread(target=self._watch_registry, daemon=True, name="tvdesk-registry"),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._follower = ModelFollower(self.db_path, poll_s, self._on_promoted).start()
+        self._alarms = threading.Thread(
+            target=self._handle_inbox, daemon=True, name="tvdesk-alarms"
+        )
+        self._alarms.start()
 
     # -- per-thread store ------------------------------------------------------------------
 
@@ -201,7 +141,18 @@ class LiveSession:
     def registry(self) -> Registry:
         return Registry(self.store, self.data_dir)
 
-    # -- sources ---------------------------------------------------------------------------
+    # -- playing a camera --------------------------------------------------------------------
+
+    @property
+    def stream(self) -> CameraStream | None:
+        """The camera playing now, its monitor, capture and recorder; None between cameras."""
+        return self._stream
+
+    @property
+    def camera(self) -> Camera | None:
+        """The camera playing now, else the last one that played (what the operator sees)."""
+        stream = self._stream
+        return stream.camera if stream else self._last_camera
 
     @property
     def monitor(self) -> DriftMonitor | None:
@@ -213,24 +164,50 @@ class LiveSession:
         stream = self._stream
         return stream.capture.root if stream else None
 
-    def attach(self, info: SourceInfo) -> tuple[dict[str, FrameObserver], list[FrameConsumer]]:
-        """The observers and consumers of a new source's frame loop.
+    def play(
+        self,
+        source: VideoSource,
+        *,
+        consumers: Sequence[FrameConsumer] = (),
+        every_frame: bool = False,
+        camera: str | None = None,
+    ) -> FrameLoop:
+        """The frame loop (not started yet) that plays `source` as camera `camera` (default: the
+        source's own camera), with the session's drift monitor, capture and recorder, then
+        `consumers`. The session hears when the loop ends."""
+        observers, own = self.attach(source.info, camera)
+        loop = FrameLoop(
+            source,
+            self.slot,
+            observers=observers,
+            consumers=[*own, *consumers],
+            every_frame=every_frame,
+        )
+        loop.on_finished(self.detach)
+        return loop
 
-        The synthetic camera is tested against the active model's profile (its training
-        world); a real camera first records a baseline of itself, since a model's training
-        images are not this camera (`DriftConfig.baseline_seconds`).
-        """
-        profile = self._active_profile() if info.kind == "synthetic" else None
-        monitor = DriftMonitor(profile, self.drift_config)
-        capture = CaptureBuffer(self.data_dir / "capture" / _folder_name(info.name))
-        recorder = SessionRecorder(self.store, self._writer, info, self.slot.current.version)
-        stream = _Stream(info, monitor, capture, recorder)
+    def attach(
+        self, info: SourceInfo, camera_name: str | None = None
+    ) -> tuple[dict[str, FrameObserver], list[FrameConsumer]]:
+        """The observers and consumers of a camera's frame loop (`play` uses them)."""
+        camera = cameras.open_camera(self.store, self.registry, info, self.base_models, camera_name)
+        version = self._put_in_slot(camera)
+        monitor = DriftMonitor(
+            cameras.drift_reference(camera, version, self.data_dir), self.drift_config
+        )
+        capture = CaptureBuffer(self.data_dir / "capture" / _folder_name(camera))
+        recorder = SessionRecorder(
+            self.store, self._writer, info, self.slot.current.version, camera_id=camera.id
+        )
+        stream = CameraStream(info, camera, monitor, capture, recorder)
+        monitor.on_baseline = lambda profile: self._inbox.put((stream, "baseline", profile))
         with self._lock:
-            self._stream = stream
+            self._stream, self._last_camera = stream, camera
+        self._follower.follow(None if self.model_override else camera.id, camera.model_id)
         return {DRIFT: monitor}, [capture, recorder, lambda r: self._respond(stream, r)]
 
     def detach(self, outcome: LoopOutcome) -> None:
-        """The source's loop ended: close its session and capture."""
+        """The camera's loop ended: close its session and capture."""
         with self._lock:
             stream, self._stream = self._stream, None
         if stream is not None:
@@ -243,115 +220,144 @@ class LiveSession:
     def subscribe(self, callback: Callable[[LiveEvent], None]) -> None:
         self._subscribers.append(callback)
 
-    def plan(self, frames_available: int | None = None) -> RetrainPlan:
-        settings = self.retrain
-        frames = settings.label_budget
-        if frames_available is not None:
-            frames = min(frames, frames_available)
-        if settings.epochs:
-            images = round(frames * (1 - settings.val_fraction)) + settings.replay
-            scale = (settings.imgsz / 320) ** 2
-            training = images * settings.epochs * SECONDS_PER_IMAGE_EPOCH * scale
-        else:
-            training = settings.train_minutes * 60
-        return RetrainPlan(
-            settings.labeler,
-            frames,
-            settings.epochs,
-            settings.imgsz,
-            SETUP_SECONDS + training,
-            settings.train_minutes,
-        )
+    def plan(self, frames_available: int | None = None) -> RetrainPlan | None:
+        """What Approve would start; None when this session cannot queue retrainings."""
+        return self.approver.plan(frames_available) if self.approver else None
 
     def approve(self, event_id: int) -> JobQueued:
-        """Queue the retraining of drift event `event_id` (raises QueueUnavailableError etc.)."""
-        if self._approve_fn is None:
+        """Queue the retraining of drift event `event_id` (raises with a sentence if it cannot)."""
+        if self.approver is None:
             raise RuntimeError("this session cannot queue retrainings (no approver given)")
-        event, capture_dir = self._event(event_id)
-        approved = self._approve_fn(
-            self.store, event, capture_dir, self.retrain, data_dir=self.data_dir
-        )
-        with self._lock:
-            self._last_approved = event_id
-            if getattr(approved, "worker", None) is not None:
-                self.workers.append(approved.worker)
+        event, capture_dir, camera = self._event(event_id)
+        approved = self.approver.approve(self.store, event, capture_dir, camera)
         self.store.drift_events.decide(event_id, "approved")
         queued = JobQueued(approved.job, approved.queue)
         self._publish(queued)
         return queued
 
     def dismiss(self, event_id: int, expected: bool = False) -> None:
-        """Record that the operator dismissed the alarm; with `expected`, the monitor learns
-        the condition of its frames as normal, so it stops alarming on it."""
-        event, capture_dir = self._event(event_id)
+        """Record that the operator dismissed the alarm; with `expected`, the camera learns the
+        condition of its frames as normal (kept with its reference), so it stops alarming."""
+        event, capture_dir, camera = self._event(event_id)
         self.store.drift_events.decide(event_id, "expected" if expected else "dismissed")
         monitor = self.monitor
         if expected and monitor is not None and monitor.profile is not None:
-            monitor.set_reference(_with_condition(monitor.profile, capture_dir, event))
+            self._learn(with_condition(monitor.profile, capture_dir, event), camera)
 
     def activate(self, model_id: int) -> ModelVersion:
-        """Make `model_id` the active version; the slot swaps to it at once."""
-        version = self.registry.activate(model_id)
-        self._follow_registry()
+        """Make the playing camera run `model_id`; the slot swaps to it at once."""
+        version = self.registry.activate(self._current_camera().id, model_id)
+        self._follower.check(self.store)
         return version
 
     def rollback(self) -> ModelVersion:
-        version = self.registry.rollback()
-        self._follow_registry()
+        """Make the playing camera run the parent of its version."""
+        version = self.registry.rollback(self._current_camera().id)
+        self._follower.check(self.store)
         return version
 
+    def relearn(self) -> None:
+        """The playing camera learns its normal again from now on (the operator's 'this is
+        normal'); the old reference stays until the new one is complete."""
+        monitor = self.monitor
+        if monitor is None:
+            raise RuntimeError("no camera is playing: open one first")
+        monitor.start_baseline()
+
+    def rename_camera(self, name: str) -> Camera:
+        camera = self.store.cameras.rename(self._current_camera().id, name)
+        self._replace_camera(camera)
+        return camera
+
     def close(self) -> None:
-        self._closed.set()
+        self._follower.close()
         self._inbox.put(None)
-        for thread in self._threads:
-            thread.join(5.0)
+        self._alarms.join(5.0)
         self._writer.close()
+
+    # -- the camera in the slot ------------------------------------------------------------------
+
+    def _put_in_slot(self, camera: Camera) -> ModelVersion | None:
+        """Swap the camera's version (at its input size) into the slot unless the session plays
+        an override model; set its thresholds. Returns the version, None with an override."""
+        detection = camera.detection
+        version = None if self.model_override else self.registry.version_of(camera)
+        imgsz = cameras.input_size(camera, self.settings.traffic_imgsz)
+        if version is not None and not (
+            same_file(self.slot, version.path) and self.slot.current.options.imgsz == imgsz
+        ):
+            swap = self.slot.load_and_swap(version.path, imgsz=imgsz)
+            if not swap.accepted:
+                self._publish(SessionError(swap_failed_message(version, swap)))
+        names = self.slot.current.names
+        changes: dict[str, object] = {"classes": None}
+        if detection.classes is not None:
+            changes["classes"] = tuple(i for i, n in enumerate(names) if n in detection.classes)
+        if detection.confidence is not None:
+            changes["conf"] = detection.confidence
+        self.slot.set_thresholds(**changes)
+        return version
+
+    def _current_camera(self) -> Camera:
+        camera = self.camera
+        if camera is None:
+            raise RuntimeError("no camera has played yet: open one first")
+        return camera
+
+    def _replace_camera(self, camera: Camera) -> None:
+        with self._lock:
+            if self._stream is not None and self._stream.camera.id == camera.id:
+                self._stream.camera = camera
+            if self._last_camera is not None and self._last_camera.id == camera.id:
+                self._last_camera = camera
 
     # -- the session's threads -------------------------------------------------------------
 
-    def _respond(self, stream: _Stream, result: FrameResult) -> None:
+    def _respond(self, stream: CameraStream, result: FrameResult) -> None:
         """On the frame thread: hand raised and ended alarms to the alarm thread, and, while
         an alarm holds, its new frames, so that a retraining has all of them to choose from."""
         status = result.observations.get(DRIFT)
         if not isinstance(status, DriftStatus):
             return
-        if status.raised or status.ended:
-            self._inbox.put((stream, status.raised, status.ended, None))
-        elif status.alarm:
-            self._inbox.put((stream, None, None, result.frame.index))
+        if status.raised is not None:
+            self._inbox.put((stream, "raised", status.raised))
+        if status.ended is not None:
+            self._inbox.put((stream, "ended", status.ended))
+        if status.alarm and status.raised is None:
+            self._inbox.put((stream, "frame", result.frame.index))
 
     def _handle_inbox(self) -> None:
+        handlers = {
+            "raised": self._on_raised,
+            "ended": self._on_ended,
+            "frame": self._on_alarm_frame,
+            "baseline": self._on_baseline,
+        }
         while (item := self._inbox.get()) is not None:
-            stream, raised, ended, frame_index = item
+            stream, kind, value = item
             try:
-                if raised is not None:
-                    self._on_raised(stream, raised)
-                if ended is not None:
-                    self._on_ended(stream, ended)
-                if frame_index is not None:
-                    self._on_alarm_frame(stream, frame_index)
+                handlers[kind](stream, value)
             except Exception as exc:
-                logger.exception("handling a drift alarm failed")
-                self._publish(SessionError(f"a drift alarm could not be recorded: {exc}"))
+                logger.exception("handling %s of camera %s failed", kind, stream.camera.name)
+                self._publish(SessionError(f"the drift {kind} could not be recorded: {exc}"))
 
-    def _on_raised(self, stream: _Stream, event: DriftEvent) -> None:
+    def _on_raised(self, stream: CameraStream, event: DriftEvent) -> None:
         saved = self.store.drift_events.save(event, stream.recorder.session_id)
         stream.capture.pin(saved)
         stream.holding, stream.alarm_frames = saved, list(saved.frame_indices)
         with self._lock:
-            self._events[saved.id] = (saved, stream.capture.root)
+            self._events[saved.id] = (saved, stream.capture.root, stream.camera)
         samples = _samples(stream.capture, saved)
-        plan = self.plan()  # the alarm keeps pinning frames: the budget will be there
-        logger.info("drift alarm %d: %s", saved.id, saved.summary)
-        self._publish(AlarmRaised(saved, samples, plan))
-        if self.auto_approve and not self._retraining_in_progress():
+        logger.info("drift alarm %d on %s: %s", saved.id, stream.camera.name, saved.summary)
+        self._publish(AlarmRaised(saved, samples, self.plan(), stream.camera))
+        if self.auto_approve and self.approver and not self._retraining_in_progress():
             try:
                 self.approve(saved.id)
             except Exception as exc:
                 logger.exception("auto-approve of drift event %d failed", saved.id)
                 self._publish(SessionError(f"the retraining could not be queued: {exc}"))
 
-    def _on_alarm_frame(self, stream: _Stream, index: int) -> None:
+    def _on_alarm_frame(self, stream: CameraStream, index: int) -> None:
         """Pin the alarm's frames as they come (the pin file is rewritten once a second)."""
         if stream.holding is None:
             return
@@ -360,7 +366,7 @@ class LiveSession:
             frames = tuple(stream.alarm_frames[-MAX_PINNED_FRAMES:])
             stream.capture.pin(replace(stream.holding, frame_indices=frames))
 
-    def _on_ended(self, stream: _Stream, event: DriftEvent) -> None:
+    def _on_ended(self, stream: CameraStream, event: DriftEvent) -> None:
         if stream.holding is not None:  # keep every frame the alarm pinned while it held
             seen = sorted({*stream.alarm_frames, *event.frame_indices})[-MAX_PINNED_FRAMES:]
             event = replace(event, frame_indices=tuple(seen))
@@ -368,61 +374,69 @@ class LiveSession:
         saved = self.store.drift_events.save(event, stream.recorder.session_id)
         stream.capture.pin(saved)
         with self._lock:
-            self._events[saved.id] = (saved, stream.capture.root)
+            self._events[saved.id] = (saved, stream.capture.root, stream.camera)
         self._publish(AlarmEnded(saved))
 
-    def _watch_registry(self) -> None:
-        while not self._closed.wait(self.poll_s):
-            try:
-                self._follow_registry()
-            except Exception as exc:
-                logger.exception("following the model registry failed")
-                self._publish(SessionError(f"the model registry cannot be read: {exc}"))
+    def _on_baseline(self, stream: CameraStream, profile: ReferenceProfile) -> None:
+        """The camera's own normal is learnt: keep it (a real camera's reference)."""
+        camera = stream.camera
+        if not camera.synthetic:
+            camera = cameras.save_reference(self.store, self.data_dir, camera, profile)
+            stream.camera = camera
+            self._replace_camera(camera)
+        logger.info("camera %s: learnt its baseline (%s)", camera.name, profile.source)
+        self._publish(BaselineLearnt(camera, self.drift_config.baseline_seconds))
 
-    def _follow_registry(self) -> None:
-        """Swap to the registry's active version if it changed since the last look."""
-        with self._lock:
-            active = self.store.models.active()
-            if active is None or active.id == self._active_id:
-                return
-            previous = self.store.models.get(self._active_id) if self._active_id else None
-            self._active_id = active.id
-        self._publish(ModelPromoted(active, previous))
-        self._swap_to(active)
-
-    def _swap_to(self, version: ModelVersion) -> None:
-        swap = self.slot.load_and_swap(version.path)
-        if not swap.accepted:
-            self._publish(
-                SessionError(f"model {version.version} was not swapped in: {swap.reason}")
-            )
-            return
+    def _on_promoted(self, version: ModelVersion, previous: ModelVersion | None) -> None:
+        """On the follower's thread: the camera's version changed; swap and re-reference."""
+        self._publish(ModelPromoted(version, previous))
         stream = self._stream
+        imgsz = self.slot.current.options.imgsz
+        swap = self.slot.load_and_swap(version.path, imgsz=imgsz)
+        if not swap.accepted:
+            self._publish(SessionError(swap_failed_message(version, swap)))
+            return
         if stream is None or stream.monitor.profile is None:
             return
-        if stream.info.kind == "synthetic":
-            profile = self._active_profile(version)
+        try:
+            self._rereference(stream, version)
+        except (ProfileError, OSError, ValueError) as exc:
+            logger.warning("camera %s keeps its reference: %s", stream.camera.name, exc)
+
+    def _rereference(self, stream: CameraStream, version: ModelVersion) -> None:
+        """After a swap: the synthetic camera takes the new version's profile; a real camera
+        adds the condition its retraining learnt (the frames of the alarm the job repaired)."""
+        if stream.camera.synthetic:
+            profile = cameras.drift_reference(stream.camera, version, self.data_dir)
             if profile is not None:
                 stream.monitor.set_reference(profile)
-        elif self._last_approved is not None:  # the camera's baseline, plus what was learnt
-            event, capture_dir = self._event(self._last_approved)
-            try:
-                learnt = _with_condition(stream.monitor.profile, capture_dir, event)
-            except ProfileError as exc:
-                logger.warning("the monitor keeps its baseline: %s", exc)
-            else:
-                stream.monitor.set_reference(learnt)
+            return
+        made_by = self._alarm_repaired_by(version)
+        if made_by is not None:
+            event, capture_dir = made_by
+            self._learn(with_condition(stream.monitor.profile, capture_dir, event), stream.camera)
+
+    def _alarm_repaired_by(self, version: ModelVersion) -> tuple[DriftEvent, Path] | None:
+        """The drift event (and its capture) of the job that made `version`, if one did."""
+        for job in self.store.jobs.all(JobState.SUCCEEDED):
+            if job.result.get("model_id") == version.id:
+                event_id = job.params.get("event_id")
+                events = {e.id: e for e in self.store.drift_events.all()}
+                if event_id in events:
+                    return events[event_id], Path(job.params["capture_dir"])
+        return None
+
+    def _learn(self, profile: ReferenceProfile, camera: Camera) -> None:
+        """Test against `profile` from now on, and keep it as a real camera's reference."""
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.set_reference(profile)
+        if not camera.synthetic:
+            self._replace_camera(cameras.save_reference(self.store, self.data_dir, camera, profile))
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _active_profile(self, version: ModelVersion | None = None) -> ReferenceProfile | None:
-        try:
-            return version_profile(version or self.registry.active())
-        except (ProfileError, RegistryError, OSError) as exc:
-            logger.warning("no drift profile for the active model (%s); learning a baseline", exc)
-            return None
-
-    def _event(self, event_id: int) -> tuple[DriftEvent, Path]:
+    def _event(self, event_id: int) -> tuple[DriftEvent, Path, Camera]:
         with self._lock:
             found = self._events.get(event_id)
         if found is None:
@@ -441,10 +455,10 @@ class LiveSession:
                 logger.exception("a live-session subscriber failed on %s", type(event).__name__)
 
 
-def _folder_name(source_name: str) -> str:
-    """A folder name for a source's capture (URLs and paths flattened, passwords dropped)."""
-    name = re.sub(r"//[^/@]*@", "//", source_name)
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80] or "source"
+def _folder_name(camera: Camera) -> str:
+    """A folder name for a camera's capture (its id and name, flattened)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", camera.name).strip("_")[:60] or "camera"
+    return f"{camera.id}-{name}"
 
 
 def _samples(capture: CaptureBuffer, event: DriftEvent) -> tuple[Path, ...]:
@@ -459,30 +473,32 @@ def _samples(capture: CaptureBuffer, event: DriftEvent) -> tuple[Path, ...]:
     return tuple(p for p in paths if p.exists())
 
 
-def _with_condition(
-    profile: ReferenceProfile, capture_dir: Path, event: DriftEvent
-) -> ReferenceProfile:
-    """`profile` plus one mode: the condition of the captured frames since the event began."""
-    first = min(event.frame_indices, default=0)
-    rows = []
-    for index in (i for i in stored_indices(capture_dir) if i >= first):  # the condition so far
-        try:
-            frame = load_frame(capture_dir, index)
-        except Exception:
-            continue
-        image = [frame.features.get(name, np.nan) for name in IMAGE_FEATURES]
-        rows.append(np.concatenate([image, detection_features(frame.detections)]))
-    if len(rows) < 2:
-        raise ProfileError(
-            "too few frames of this alarm are captured to learn its condition; "
-            "record a new baseline instead"
-        )
-    mode = robust_mode(np.array(rows, np.float64), FEATURES)
-    learnt = ReferenceProfile(profile.features, (mode,)).widened_to(profile)
-    return ReferenceProfile(
-        profile.features,
-        (*profile.modes, *learnt.modes),
-        profile.calibration,
-        profile.background,
-        f"{profile.source} + expected condition of alarm {event.id}",
+def start_session(
+    settings: Settings,
+    info: SourceInfo,
+    *,
+    camera: str | None = None,
+    model: Path | None = None,
+    **options: object,
+) -> LiveSession:
+    """A live session whose slot starts on the version of `info`'s camera (or on `model`, an
+    override kept for every camera), so its first frame needs no swap. `options` go to
+    `LiveSession` (approver, auto_approve, drift_config, poll_s)."""
+    from tvdesk.core.detector import OnnxDetector
+
+    override, imgsz = model is not None, None
+    if model is None:
+        with Store(database_path(settings.data_dir)) as store:
+            registry = Registry(store, settings.data_dir)
+            base = cameras.BaseModels(settings.model_path, settings.traffic_model_path)
+            found = cameras.open_camera(store, registry, info, base, camera)
+            model = registry.version_of(found).path
+            imgsz = cameras.input_size(found, settings.traffic_imgsz)
+    detector = OnnxDetector(
+        model,
+        conf=settings.confidence,
+        iou=settings.iou,
+        threads=settings.inference_threads,
+        imgsz=imgsz,
     )
+    return LiveSession(DetectorSlot(detector), settings, model_override=override, **options)

@@ -61,10 +61,11 @@ class SessionRecorder:
         source: SourceInfo,
         model_version: str,
         sample_every_s: float = SAMPLE_EVERY_S,
+        camera_id: int | None = None,
     ) -> None:
         self.writer = writer
         self.sample_every_s = sample_every_s
-        self.session_id = store.sessions.start(source.name, source.kind, model_version)
+        self.session_id = store.sessions.start(source.name, source.kind, model_version, camera_id)
         self._bucket: _Second | None = None
         self._next_sample: float | None = None
         self._dropped = 0

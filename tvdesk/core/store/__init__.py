@@ -1,6 +1,8 @@
-"""The SQLite store: sessions, per-second stats, sampled detections, drift events, model
-versions and jobs, in one WAL-mode database file shared by every tvdesk process."""
+"""The SQLite store: cameras, sessions, per-second stats, sampled detections, drift events,
+model versions and jobs, in one WAL-mode database file shared by every tvdesk process."""
 
+from tvdesk.core.store.camera import Camera, DetectionSettings
+from tvdesk.core.store.cameras import Cameras
 from tvdesk.core.store.connection import DB_NAME, StoreError, database_path
 from tvdesk.core.store.database import DriftEvents, Sessions, Store
 from tvdesk.core.store.records import Jobs, ModelVersions
@@ -10,6 +12,9 @@ from tvdesk.core.store.writer import StoreWriter
 __all__ = [
     "DB_NAME",
     "MIGRATIONS",
+    "Camera",
+    "Cameras",
+    "DetectionSettings",
     "DriftEvents",
     "Jobs",
     "ModelVersions",

@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.store.cameras import Cameras
 from tvdesk.core.store.connection import (
     StoreError,
     database_path,
@@ -34,6 +35,7 @@ class Store:
         self.drift_events = DriftEvents(self.db)
         self.models = ModelVersions(self.db)
         self.jobs = Jobs(self.db)
+        self.cameras = Cameras(self.db)
 
     @property
     def schema_version(self) -> int:
@@ -55,8 +57,11 @@ class Sessions:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def start(self, source: str, source_kind: str, model_version: str) -> int:
-        """A new running session; `source` must already be safe to store (URLs masked)."""
+    def start(
+        self, source: str, source_kind: str, model_version: str, camera_id: int | None = None
+    ) -> int:
+        """A new running session of camera `camera_id`; `source` must already be safe to store
+        (URLs masked)."""
         with immediate(self.db):
             return (
                 self.db["sessions"]
@@ -67,6 +72,7 @@ class Sessions:
                         "model_version": model_version,
                         "started": time.time(),
                         "status": "running",
+                        "camera_id": camera_id,
                     }
                 )
                 .last_pk
@@ -153,6 +159,15 @@ class DriftEvents:
             raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, got {decision!r}")
         with immediate(self.db):
             self.db["drift_events"].update(event_id, {"decision": decision, "decided": time.time()})
+
+    def camera_of(self, event_id: int) -> int | None:
+        """The id of the camera whose session raised drift event `event_id`, if known."""
+        row = self.db.execute(
+            "SELECT s.camera_id FROM drift_events e JOIN sessions s ON s.id = e.session_id "
+            "WHERE e.id = ?",
+            [event_id],
+        ).fetchone()
+        return row[0] if row else None
 
     def decision(self, event_id: int) -> str | None:
         return self.db["drift_events"].get(event_id)["decision"]

@@ -16,7 +16,7 @@ class ModelVersion:
     """A detector version. `parent_id` is the version it was fine-tuned from (None for a base
     model); `data_md5` is the DVC md5 of the dataset version that trained it."""
 
-    name: str  # e.g. "tvdesk-base"
+    name: str  # its model line, e.g. "tvdesk-traffic"
     version: str  # e.g. "3", unique within `name`
     path: Path  # the ONNX file
     data_md5: str = ""
@@ -24,5 +24,4 @@ class ModelVersion:
     metrics: dict[str, Any] = field(default_factory=dict)  # evaluation results
     parent_id: int | None = None
     created: float = 0.0  # time.time(); the store sets it when 0
-    active: bool = False  # the one the player runs
     id: int | None = field(default=None, compare=False)  # set by the store

@@ -16,13 +16,14 @@ from tvdesk.core.store.model_version import ModelVersion
 
 
 class ModelVersions:
-    """The `model_versions` table; at most one version is active at a time."""
+    """The `model_versions` table: every version of every model line. Which version a camera
+    runs is the camera's (`Cameras.set_model`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def add(self, model: ModelVersion) -> ModelVersion:
-        """Store a new version (active if `model.active`); returns it with its id."""
+        """Store a new version; returns it with its id."""
         created = model.created or time.time()
         row = {
             "name": model.name,
@@ -44,8 +45,6 @@ class ModelVersions:
                     "registered; give the new one another version"
                 )
             new_id = self.db["model_versions"].insert(row).last_pk
-            if model.active:
-                self._activate(new_id)
         return replace(model, id=new_id, created=created)
 
     def get(self, model_id: int) -> ModelVersion:
@@ -58,21 +57,6 @@ class ModelVersions:
         where, args = ("name = ?", [name]) if name else (None, None)
         rows = self.db["model_versions"].rows_where(where, args, order_by="created, id")
         return [_model(r) for r in rows]
-
-    def active(self) -> ModelVersion | None:
-        rows = list(self.db["model_versions"].rows_where("active = 1"))
-        return _model(rows[0]) if rows else None
-
-    def activate(self, model_id: int) -> ModelVersion:
-        """Make `model_id` the one active version (the others become inactive)."""
-        with immediate(self.db):
-            self.get(model_id)
-            self._activate(model_id)
-        return self.get(model_id)
-
-    def _activate(self, model_id: int) -> None:
-        self.db.execute("UPDATE model_versions SET active = 0 WHERE active = 1")
-        self.db.execute("UPDATE model_versions SET active = 1 WHERE id = ?", [model_id])
 
 
 class Jobs:
@@ -153,7 +137,6 @@ def _model(row: dict[str, Any]) -> ModelVersion:
         metrics=json.loads(row["metrics"]),
         parent_id=row["parent_id"],
         created=row["created"],
-        active=bool(row["active"]),
         id=row["id"],
     )
 

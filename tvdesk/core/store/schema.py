@@ -6,6 +6,7 @@ one, so every existing database can be brought forward and none is ever rebuilt.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlite_utils import Database
@@ -136,5 +137,54 @@ def _v2_drift_decisions(db: Database) -> None:
     db["drift_events"].add_column("decided", float)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial, _v2_drift_decisions]
+def _v3_cameras(db: Database) -> None:
+    """Cameras as stored things, each with its own active model version and drift reference.
+
+    The one global active version becomes the synthetic camera's (the only camera the app
+    had a model for); the old `active` column stays as a record of it and is no longer read.
+    """
+    db["cameras"].create(
+        {
+            "id": int,
+            "name": str,
+            "source": str,
+            "source_key": str,
+            "kind": str,
+            "line": str,
+            "model_id": int,
+            "reference": str,
+            "detection": str,
+            "created": float,
+            "updated": float,
+        },
+        pk="id",
+        not_null={"name", "source", "source_key", "kind", "line", "created"},
+        defaults={"reference": "", "detection": "{}"},
+        foreign_keys=[("model_id", "model_versions", "id")],
+    )
+    db["cameras"].create_index(["name"], unique=True)
+    db["cameras"].create_index(["source_key"], unique=True)
+    db["sessions"].add_column("camera_id", int)
+    db.execute("DROP INDEX IF EXISTS idx_model_versions_one_active")
+    active = db.execute("SELECT id, name FROM model_versions WHERE active = 1").fetchone()
+    if active is not None:
+        db["cameras"].insert(
+            {
+                "name": "synthetic",
+                "source": "synthetic",
+                "source_key": "synthetic",
+                "kind": "synthetic",
+                "line": active[1],
+                "model_id": active[0],
+                "created": time.time(),
+                "updated": time.time(),
+            }
+        )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _v1_initial,
+    _v2_drift_decisions,
+    _v3_cameras,
+]
 """Migration i brings a database from version i to i + 1."""

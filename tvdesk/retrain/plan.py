@@ -1,0 +1,35 @@
+"""How long a retraining will take, in the operator's terms, for the alarm banner's plan."""
+
+from __future__ import annotations
+
+from tvdesk.config import RetrainSettings
+from tvdesk.core.session.events import RetrainPlan
+
+# Fine-tuning time per training image and epoch, YOLOv8n at 320 (rectangular 320x192
+# batches, whole model) on one CPU thread of this project's 2-core machines: 45 s an epoch
+# of 258 images; a GPU is far faster.
+SECONDS_PER_IMAGE_EPOCH = 0.17
+# Selection (with its wait for the drifted frames), labelling, dataset, evaluation, export and
+# registration: 116 s in the headless demo.
+SETUP_SECONDS = 120.0
+
+
+def retrain_plan(settings: RetrainSettings, frames_available: int | None = None) -> RetrainPlan:
+    """The plan of a retraining with `settings`, on at most `frames_available` frames."""
+    frames = settings.label_budget
+    if frames_available is not None:
+        frames = min(frames, frames_available)
+    if settings.epochs:
+        images = round(frames * (1 - settings.val_fraction)) + settings.replay
+        scale = (settings.imgsz / 320) ** 2
+        training = images * settings.epochs * SECONDS_PER_IMAGE_EPOCH * scale
+    else:
+        training = settings.train_minutes * 60
+    return RetrainPlan(
+        settings.labeler,
+        frames,
+        settings.epochs,
+        settings.imgsz,
+        SETUP_SECONDS + training,
+        settings.train_minutes,
+    )
