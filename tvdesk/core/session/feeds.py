@@ -173,7 +173,7 @@ class RealtimeFeed(FrameFeed):
         wait = self._due(self._next_index) - time.monotonic()
         if wait > 0 and (self._stopping.wait(min(wait, timeout)) or wait > timeout):
             return None
-        behind = self._index_now() - self._next_index
+        behind = max(0, self._index_now() - self._next_index)
         if behind > 0:
             if not self.source.skip(behind):
                 self.ended = True
@@ -183,6 +183,8 @@ class RealtimeFeed(FrameFeed):
         if frame is None:
             self.ended = True
             return None
+        if frame.index < self._next_index + behind:
+            self._restart_clock(frame.index)  # a looping source started again
         self._next_index = frame.index + 1
         return frame
 
@@ -196,7 +198,12 @@ class RealtimeFeed(FrameFeed):
 
     def seek(self, index: int) -> None:
         self.source.seek(index)
-        self._next_index = self._clock_index = index
+        self._next_index = index
+        self._restart_clock(index)
+
+    def _restart_clock(self, index: int) -> None:
+        """Make frame `index` due now: the pace goes on from it."""
+        self._clock_index = index
         self._clock_start = time.monotonic()
 
     def _due(self, index: int) -> float:
@@ -222,7 +229,7 @@ class LiveFeed(FrameFeed):
 
     def next(self, timeout: float) -> Frame | None:
         frame = self.capture.take(timeout)
-        if frame is None and self.capture.ended:
+        if frame is None and self.capture.ended and not self._stopping.is_set():
             self.ended = True
             if self.capture.error is not None:
                 raise self.capture.error

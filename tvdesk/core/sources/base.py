@@ -65,7 +65,7 @@ def read_timed(capture) -> tuple[np.ndarray, float] | None:
 class SourceInfo:
     """What a source is. Unknown values are None (a webcam has no frame count)."""
 
-    kind: str  # "file", "webcam", "stream" or "synthetic"
+    kind: str  # "file", "images", "webcam", "stream", "snapshot" or "synthetic"
     name: str  # safe to show and store: URL credentials are masked
     fps: float | None
     size: tuple[int, int] | None  # (width, height)

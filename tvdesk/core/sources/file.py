@@ -77,11 +77,20 @@ class FileSource(VideoSource):
         for _ in range(count):
             if self._pending is not None:
                 self._pending = None
-            elif not self._cap.grab():
-                self._reached_end()
+            elif not self._grab():
                 return False
             self._index += 1
         return True
+
+    def _grab(self) -> bool:
+        """Pass one frame, starting again at the end when looping; False at the end."""
+        if self._cap.grab():
+            return True
+        self._reached_end()
+        if not self.loop or self._index == 0:
+            return False
+        self.seek(0)
+        return self._cap.grab()
 
     def seek(self, index: int) -> None:
         last = (self.decoded or self._reported or 1) - 1

@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
+import numpy as np
 
 from tvdesk.core.sources.base import (
     Frame,
@@ -49,6 +51,16 @@ class ReconnectPolicy:
         ]
 
 
+class Capture(Protocol):
+    """What a reconnecting source reads: OpenCV's VideoCapture, or anything read like it."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def get(self, prop_id: int) -> float: ...
+
+    def release(self) -> None: ...
+
+
 class ReconnectingSource(VideoSource):
     """A live capture: opened (and checked for a first frame) on creation, reopened on drops.
 
@@ -85,12 +97,16 @@ class ReconnectingSource(VideoSource):
         """How the source is shown: never with credentials."""
 
     @abstractmethod
-    def _open(self) -> cv2.VideoCapture | None:
+    def _open(self) -> Capture | None:
         """An opened capture, or None if it could not be opened now."""
 
     @abstractmethod
     def _unreachable_message(self) -> str:
         """Why the first open failed and what to do, as one sentence."""
+
+    def _failure(self) -> str | None:
+        """Why the last read or open failed, when the source knows (shown in its events)."""
+        return None
 
     @property
     def info(self) -> SourceInfo:
@@ -107,6 +123,8 @@ class ReconnectingSource(VideoSource):
                 frame = make_frame(image, self._index, time.monotonic() - self._started, ms)
                 self._index += 1
                 return frame
+            if self._interrupted.is_set():
+                break  # the read was cut short on purpose: not a drop
             if self._cap is not None:
                 self._drop()
             self._reconnect()
@@ -119,11 +137,8 @@ class ReconnectingSource(VideoSource):
 
     def _drop(self) -> None:
         self.close()
-        self._emit(
-            "disconnected",
-            f"{self.name} stopped sending frames (dropped, or stalled past its read "
-            "timeout); reconnecting",
-        )
+        reason = self._failure() or "dropped, or stalled past its read timeout"
+        self._emit("disconnected", f"{self.name} stopped sending frames ({reason}); reconnecting")
 
     def _reconnect(self) -> None:
         """Retry with doubling waits until the capture reopens or the source is interrupted."""
@@ -140,9 +155,10 @@ class ReconnectingSource(VideoSource):
                 )
                 return
             delay = min(delay * 2, self.policy.max_delay_s)
+            reason = f" ({self._failure()})" if self._failure() else ""
             self._emit(
                 "reconnecting",
-                f"{self.name}: reconnect attempt {attempt} failed; next in {delay:g} s",
+                f"{self.name}: reconnect attempt {attempt} failed{reason}; next in {delay:g} s",
             )
 
 
