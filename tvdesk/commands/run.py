@@ -26,6 +26,8 @@ from tvdesk.core.sources import (
     open_source,
     silence_native_video_logs,
 )
+from tvdesk.core.sources.image_folder import DEFAULT_FOLDER_FPS
+from tvdesk.core.sources.snapshot import DEFAULT_INTERVAL_S
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "source",
-        help="a video file, a webcam index (0), a stream URL "
-        "(rtsp://, http(s)://, udp://) or synthetic[:SCENARIO]",
+        help="a video file, a folder of images, a webcam index (0), a stream URL (rtsp://, "
+        "http(s)://, udp://), a snapshot URL (http(s)://.../x.jpg or snapshot+http(s)://...) "
+        "or synthetic[:SCENARIO]",
+    )
+    parser.add_argument(
+        "--fps",
+        type=_positive_number,
+        default=DEFAULT_FOLDER_FPS,
+        help=f"images per second of a folder (default {DEFAULT_FOLDER_FPS:g})",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_positive_number,
+        default=DEFAULT_INTERVAL_S,
+        metavar="S",
+        help=f"seconds between polls of a snapshot camera (default {DEFAULT_INTERVAL_S:g})",
     )
     parser.add_argument(
         "--camera",
@@ -106,6 +122,16 @@ def _duration(text: str) -> float:
     return value
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -128,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         paced=not args.every_frame,
         scenario=settings.scenario,
         synthetic_fps=settings.synthetic_fps,
+        fps=args.fps,
+        interval=args.interval,
     )
     video = None
     try:  # until the loop starts and owns the source, close it on any error

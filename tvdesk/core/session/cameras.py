@@ -26,6 +26,7 @@ from tvdesk.core.store.model_version import ModelVersion
 logger = logging.getLogger(__name__)
 
 CAMERAS_FOLDER = "cameras"
+PATH_KINDS = ("file", "images")  # sources named by a path on this machine
 REFERENCE_PREFIX = "reference"
 
 
@@ -49,8 +50,8 @@ def source_key(info: SourceInfo) -> str:
     stream's URL without its credentials, the synthetic camera."""
     if info.kind == SYNTHETIC_KIND:
         return SYNTHETIC_KIND
-    if info.kind == "file" and " + " not in info.name:
-        return f"file:{Path(info.name).expanduser().resolve()}"
+    if info.kind in PATH_KINDS and " + " not in info.name:
+        return f"{info.kind}:{Path(info.name).expanduser().resolve()}"
     if "://" in info.name:
         parts = urlsplit(info.name)
         host = parts.netloc.rsplit("@", 1)[-1]
@@ -65,8 +66,8 @@ def default_name(info: SourceInfo) -> str:
     if "://" in info.name:
         parts = urlsplit(info.name)
         return (parts.hostname or "stream") + parts.path.rstrip("/")
-    if info.kind == "file" and " + " not in info.name:
-        return Path(info.name).stem
+    if info.kind in PATH_KINDS and " + " not in info.name:
+        return Path(info.name).stem or info.name
     return info.name
 
 

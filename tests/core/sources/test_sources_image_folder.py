@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from media import write_video
 
-from tvdesk.core.annotate import AnnotatedVideoWriter
-from tvdesk.core.capture import CaptureBuffer, load_frame, stored_indices
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.drift import DriftMonitor
-from tvdesk.core.feeds import feed_for
-from tvdesk.core.pipeline import FrameLoop, FrameResult
+from tvdesk.core.session.annotate import AnnotatedVideoWriter
+from tvdesk.core.session.capture import CaptureBuffer, load_frame, stored_indices
+from tvdesk.core.session.feeds import feed_for
+from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.sources import (
     FileSource,
     ImageFolderSource,

@@ -16,7 +16,7 @@ import pytest
 from media import FAST_POLICY, numbered_jpeg, wait_for
 
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.pipeline import FrameLoop, FrameResult
+from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.sources import (
     LatestFrameCapture,
     SnapshotSource,
