@@ -41,6 +41,7 @@ bundle: setup
 lint:
 	$(BIN)/ruff check tvdesk jobs tests bench
 	$(BIN)/ruff format --check tvdesk jobs tests bench
+	$(BIN)/lint-imports
 
 format:
 	$(BIN)/ruff format tvdesk jobs tests bench

@@ -1,17 +1,18 @@
-"""Layering rules: Qt only in tvdesk/ui, and the player never loads the training stack (nor
-SciPy, which the installer leaves out of the player's part)."""
+"""Layering rules: import-linter's contracts (pyproject.toml), no import cycles, benchmarks that
+import as a package, and the player never loads the training stack (nor SciPy, which the
+installer leaves out of the player's part) when it runs."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tvdesk.config import project_root
 
 ROOT = project_root()
-QT_MODULES = ("PySide6", "pyqtgraph", "shiboken6")
 TRAINING_MODULES = ("ultralytics", "torch", "torchvision")
 NOT_BUNDLED_WITH_PLAYER = ("scipy",)  # packaging/tvdesk.spec: NOT_IN_PLAYER
 # Everything the player (GUI and `tvdesk run`) imports; training code lives in tvdesk.training.
@@ -19,28 +20,48 @@ PLAYER_PACKAGES = ("tvdesk.core", "tvdesk.ui", "tvdesk.commands")
 NOT_PLAYER = ("tvdesk.commands.train",)
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 def _python_files(*folders: str) -> list[Path]:
     return [p for f in folders for p in (ROOT / f).rglob("*.py")]
 
 
-def test_only_tvdesk_ui_imports_qt():
-    offenders = [
-        str(p.relative_to(ROOT))
-        for p in _python_files("tvdesk", "jobs")
-        if "ui" not in p.relative_to(ROOT).parts[:2] and _imports(p) & set(QT_MODULES)
-    ]
-    assert not offenders, f"Qt imported outside tvdesk/ui: {offenders}"
+def test_the_layer_contracts_hold():
+    """pyproject's import-linter contracts: commands > ui | jobs > demo > retrain > training >
+    core; Qt only in ui; no queue or training stack in core; no training stack in the GUI."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    if not linter.exists():
+        pytest.skip("import-linter is not installed (the dev extra)")
+    out = subprocess.run([str(linter)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
+
+
+def test_no_module_imports_itself_back():
+    """No import cycles between modules (a cycle hides which one is the lower layer)."""
+    grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (dev extra)")
+    graph = grimp.build_graph("tvdesk", "jobs")
+    cycles = sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if imported in graph.modules and graph.chain_exists(importer=imported, imported=module)
+        }
+    )
+    assert not cycles
+
+
+def test_every_benchmark_imports_as_a_module_of_the_bench_package():
+    """`python -m bench.NAME` needs no sys.path edits; a benchmark that no longer imports
+    fails here rather than on the day someone wants its figures."""
+    names = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "__init__")
+    code = "import importlib\n" + "".join(f"importlib.import_module('bench.{n}')\n" for n in names)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert not [p for p in (ROOT / "bench").glob("*.py") if "sys.path" in p.read_text()], (
+        "bench modules import through the package, not sys.path"
+    )
 
 
 def _module_names(package: str) -> list[str]:

@@ -17,7 +17,8 @@ from tvdesk.commands.run_report import ProgressLine, RunTally, print_summary
 from tvdesk.config import load_settings
 from tvdesk.core.session.annotate import CODECS, AnnotatedVideoWriter
 from tvdesk.core.session.frame_loop import FrameLoop, LoopOutcome
-from tvdesk.core.session.live import DRIFT, LiveSession, start_session
+from tvdesk.core.session.live import DRIFT, LiveSession
+from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import (
     SourceError,
     SourceEvent,

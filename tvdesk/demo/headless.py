@@ -22,7 +22,8 @@ from tvdesk.core.drift.status import DriftConfig, DriftStatus
 from tvdesk.core.session.approver import Approver
 from tvdesk.core.session.events import AlarmRaised, JobQueued, LiveEvent, ModelPromoted, SwapDone
 from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
-from tvdesk.core.session.live import DRIFT, start_session
+from tvdesk.core.session.live import DRIFT
+from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import PlaylistSource, SyntheticSource, VideoSource
 from tvdesk.core.store import Store
 from tvdesk.core.store.connection import database_path

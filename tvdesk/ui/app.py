@@ -16,7 +16,7 @@ from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorError
 from tvdesk.core.registry import RegistryError
 from tvdesk.core.session.approver import Approver
-from tvdesk.core.session.live import start_session
+from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
 from tvdesk.core.store import StoreError
 from tvdesk.ui.background import wait_for_background

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QVBoxLayout,
     QWidget,
@@ -130,6 +131,18 @@ class MainWindow(QMainWindow):
         bottom[min(1, len(bottom) - 1)].raise_()
         self.resizeDocks(right, [DRIFT_DOCK_WIDTH] * len(right), Qt.Orientation.Horizontal)
         self.resizeDocks(bottom, [BOTTOM_DOCK_HEIGHT] * len(bottom), Qt.Orientation.Vertical)
+
+    def insert_banner(self, banner: QWidget) -> None:
+        self.central_layout.insertWidget(1, banner)
+
+    def add_menu(self, menu: QMenu) -> None:
+        self.menuBar().insertMenu(self.view_menu.menuAction(), menu)
+
+    def set_jobs_summary(self, text: str) -> None:
+        self.jobs_label.setText(text)
+
+    def class_names(self) -> list[str]:
+        return list(self.player.slot.current.names)
 
     def add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         """A dock for `widget`, tabbed with the docks already in `area`; listed in View."""

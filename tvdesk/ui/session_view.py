@@ -1,17 +1,18 @@
 """The live session's part of the main window: the drift banner, the jobs and models panels,
 the Retraining menu, the label review dialog, and a notice for each thing the session reports.
 
-It only wires widgets to the `SessionBridge`; the decisions themselves are the session's.
+It only wires widgets to the `SessionBridge`; the decisions themselves are the session's. The
+window it lives in is a `SessionHost`: the few things it may ask of it, and nothing more.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
 from tvdesk.config import SettingsError, update_settings
 from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted
@@ -23,8 +24,29 @@ from tvdesk.ui.models_panel import ModelsPanel
 from tvdesk.ui.review_dialog import LabelReviewDialog
 from tvdesk.ui.session_bridge import SessionBridge
 
-if TYPE_CHECKING:
-    from tvdesk.ui.main_window import MainWindow
+
+class SessionHost(Protocol):
+    """What the session's widgets need from the window that holds them."""
+
+    def insert_banner(self, banner: QWidget) -> None:
+        """Put `banner` above the video."""
+
+    def add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """Add `widget` as a dock panel."""
+
+    def add_menu(self, menu: QMenu) -> None:
+        """Add `menu` to the menu bar."""
+
+    def show_info(self, message: str) -> None: ...
+
+    def show_error(self, message: str) -> None: ...
+
+    def set_jobs_summary(self, text: str) -> None:
+        """Show the jobs' one-line summary in the status bar."""
+
+    def class_names(self) -> list[str]:
+        """The class names of the model playing now."""
+
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +54,14 @@ logger = logging.getLogger(__name__)
 class SessionView(QObject):
     """Adds the session's widgets to `window` and connects them to `bridge`."""
 
-    def __init__(self, window: MainWindow, bridge: SessionBridge) -> None:
+    def __init__(self, window: SessionHost, bridge: SessionBridge) -> None:
         super().__init__(window)
         self.window = window
         self.bridge = bridge
         session = bridge.session
         self.review: LabelReviewDialog | None = None
         self.banner = DriftBannerWidget(window)
-        window.central_layout.insertWidget(1, self.banner)
+        window.insert_banner(self.banner)
         self.jobs = JobsPanel(session.db_path, session.data_dir)
         self.models = ModelsPanel(session.db_path)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
@@ -50,7 +72,7 @@ class SessionView(QObject):
 
     def _build_menu(self) -> None:
         menu = QMenu("&Retraining", self.window)
-        self.window.menuBar().insertMenu(self.window.view_menu.menuAction(), menu)
+        self.window.add_menu(menu)
         self.auto_approve = QAction("Approve retraining &automatically", self, checkable=True)
         self.auto_approve.setToolTip("Queue a retraining for every drift alarm without asking")
         self.auto_approve.setChecked(self.bridge.session.auto_approve)
@@ -75,7 +97,7 @@ class SessionView(QObject):
         banner.dismiss_requested.connect(b.dismiss)
         self.jobs.job_finished.connect(self.on_job_finished)
         self.jobs.review_requested.connect(self.open_review)
-        self.jobs.summary_changed.connect(w.jobs_label.setText)
+        self.jobs.summary_changed.connect(w.set_jobs_summary)
         self.jobs.error.connect(w.show_error)
         self.models.activate_requested.connect(b.activate)
         self.models.rollback_requested.connect(b.rollback)
@@ -148,7 +170,7 @@ class SessionView(QObject):
             self.review.raise_()
             return
         folder = ReviewFolder.of_job(self.bridge.session.data_dir, job)
-        names = self.window.player.slot.current.names
+        names = self.window.class_names()
         self.review = LabelReviewDialog(folder, names, self.window)
         self.review.review_finished.connect(
             lambda: self.window.show_info(

@@ -19,7 +19,8 @@ from tvdesk.core.registry import Candidate, version_profile
 from tvdesk.core.session.capture import stored_indices
 from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted, RetrainPlan, SwapDone
 from tvdesk.core.session.frame_loop import FrameLoop
-from tvdesk.core.session.live import LiveSession, start_session
+from tvdesk.core.session.live import LiveSession
+from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Camera, Store
 from tvdesk.core.synth.camera import Scenario, Segment

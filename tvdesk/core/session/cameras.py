@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tvdesk.core.detector import DetectorSlot, SwapEvent
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.registry import Registry, RegistryError, version_profile
+from tvdesk.core.session.model_follower import same_file
 from tvdesk.core.sources import SourceInfo
 from tvdesk.core.store import Camera, Store, StoreError
 from tvdesk.core.store.camera import SYNTHETIC_KIND
@@ -120,6 +122,26 @@ def input_size(camera: Camera, traffic_imgsz: int) -> int | None:
     if camera.detection.imgsz is not None:
         return camera.detection.imgsz
     return None if camera.synthetic else traffic_imgsz
+
+
+def put_in_slot(
+    slot: DetectorSlot, camera: Camera, version: ModelVersion | None, imgsz: int | None
+) -> SwapEvent | None:
+    """Swap `version` (at `imgsz`) into `slot` unless it is there already, and apply the
+    camera's thresholds; the swap's outcome, or None when none was needed."""
+    swap = None
+    if version is not None and not (
+        same_file(slot, version.path) and slot.current.options.imgsz == imgsz
+    ):
+        swap = slot.load_and_swap(version.path, imgsz=imgsz)
+    detection, names = camera.detection, slot.current.names
+    changes: dict[str, object] = {"classes": None}
+    if detection.classes is not None:
+        changes["classes"] = tuple(i for i, n in enumerate(names) if n in detection.classes)
+    if detection.confidence is not None:
+        changes["conf"] = detection.confidence
+    slot.set_thresholds(**changes)
+    return swap
 
 
 def camera_folder(data_dir: Path, camera: Camera) -> Path:

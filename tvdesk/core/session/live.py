@@ -11,19 +11,18 @@ to the approver, `dismiss` records the decision and can teach the monitor the co
 follower swaps the slot when the camera's active version changes in the store.
 
 Qt-free: the GUI turns the callbacks into signals. Callbacks come from the session's threads.
+It is the one class that ties a camera's parts together, which makes it longer than most
+modules; the parts live beside it (stream.py, cameras.py, learnt_condition.py,
+model_follower.py, start.py).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import numpy as np
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorSlot
@@ -53,9 +52,10 @@ from tvdesk.core.session.frame_loop import (
     FrameResult,
     LoopOutcome,
 )
-from tvdesk.core.session.learnt_condition import with_condition
-from tvdesk.core.session.model_follower import ModelFollower, same_file, swap_failed_message
+from tvdesk.core.session.learnt_condition import reference_after_swap, with_condition
+from tvdesk.core.session.model_follower import ModelFollower, swap_failed_message
 from tvdesk.core.session.recorder import SessionRecorder
+from tvdesk.core.session.stream import CameraStream, capture_folder_name
 from tvdesk.core.sources import SourceInfo, VideoSource
 from tvdesk.core.store import Camera, Store, StoreWriter
 from tvdesk.core.store.connection import database_path
@@ -65,23 +65,6 @@ from tvdesk.core.store.model_version import ModelVersion
 logger = logging.getLogger(__name__)
 
 DRIFT = "drift"  # the monitor's name among the loop's observers
-SAMPLE_FRAMES = 6  # frames of the drift window shown with an alarm
-SAMPLE_WAIT_S = 3.0  # how long an alarm waits for its sample frames to reach the disk
-PIN_EVERY_FRAMES = 10  # while an alarm holds, its pin grows this many frames at a time
-MAX_PINNED_FRAMES = 1000  # the newest frames of one alarm kept for its retraining
-
-
-@dataclass
-class CameraStream:
-    """What the session keeps for the camera playing now (read it, do not change it)."""
-
-    info: SourceInfo
-    camera: Camera
-    monitor: DriftMonitor
-    capture: CaptureBuffer
-    recorder: SessionRecorder
-    holding: DriftEvent | None = None  # the alarm in progress, as stored
-    alarm_frames: list[int] = field(default_factory=list)  # its frames so far
 
 
 class LiveSession:
@@ -195,7 +178,7 @@ class LiveSession:
         monitor = DriftMonitor(
             cameras.drift_reference(camera, version, self.data_dir), self.drift_config
         )
-        capture = CaptureBuffer(self.data_dir / "capture" / _folder_name(camera))
+        capture = CaptureBuffer(self.data_dir / "capture" / capture_folder_name(camera))
         recorder = SessionRecorder(
             self.store, self._writer, info, self.slot.current.version, camera_id=camera.id
         )
@@ -278,24 +261,12 @@ class LiveSession:
     # -- the camera in the slot ------------------------------------------------------------------
 
     def _put_in_slot(self, camera: Camera) -> ModelVersion | None:
-        """Swap the camera's version (at its input size) into the slot unless the session plays
-        an override model; set its thresholds. Returns the version, None with an override."""
-        detection = camera.detection
+        """The camera's version in the slot (unless an override plays); its version or None."""
         version = None if self.model_override else self.registry.version_of(camera)
         imgsz = cameras.input_size(camera, self.settings.traffic_imgsz)
-        if version is not None and not (
-            same_file(self.slot, version.path) and self.slot.current.options.imgsz == imgsz
-        ):
-            swap = self.slot.load_and_swap(version.path, imgsz=imgsz)
-            if not swap.accepted:
-                self._publish(SessionError(swap_failed_message(version, swap)))
-        names = self.slot.current.names
-        changes: dict[str, object] = {"classes": None}
-        if detection.classes is not None:
-            changes["classes"] = tuple(i for i, n in enumerate(names) if n in detection.classes)
-        if detection.confidence is not None:
-            changes["conf"] = detection.confidence
-        self.slot.set_thresholds(**changes)
+        swap = cameras.put_in_slot(self.slot, camera, version, imgsz)
+        if swap is not None and not swap.accepted and version is not None:
+            self._publish(SessionError(swap_failed_message(version, swap)))
         return version
 
     def _current_camera(self) -> Camera:
@@ -330,7 +301,7 @@ class LiveSession:
         handlers = {
             "raised": self._on_raised,
             "ended": self._on_ended,
-            "frame": self._on_alarm_frame,
+            "frame": lambda stream, index: stream.alarm_frame(index),
             "baseline": self._on_baseline,
         }
         while (item := self._inbox.get()) is not None:
@@ -342,12 +313,10 @@ class LiveSession:
                 self._publish(SessionError(f"the drift {kind} could not be recorded: {exc}"))
 
     def _on_raised(self, stream: CameraStream, event: DriftEvent) -> None:
-        saved = self.store.drift_events.save(event, stream.recorder.session_id)
-        stream.capture.pin(saved)
-        stream.holding, stream.alarm_frames = saved, list(saved.frame_indices)
+        saved = stream.alarm_raised(self.store, event)
         with self._lock:
             self._events[saved.id] = (saved, stream.capture.root, stream.camera)
-        samples = _samples(stream.capture, saved)
+        samples = stream.samples(saved)
         logger.info("drift alarm %d on %s: %s", saved.id, stream.camera.name, saved.summary)
         self._publish(AlarmRaised(saved, samples, self.plan(), stream.camera))
         if self.auto_approve and self.approver and not self._retraining_in_progress():
@@ -357,22 +326,8 @@ class LiveSession:
                 logger.exception("auto-approve of drift event %d failed", saved.id)
                 self._publish(SessionError(f"the retraining could not be queued: {exc}"))
 
-    def _on_alarm_frame(self, stream: CameraStream, index: int) -> None:
-        """Pin the alarm's frames as they come (the pin file is rewritten once a second)."""
-        if stream.holding is None:
-            return
-        stream.alarm_frames.append(index)
-        if len(stream.alarm_frames) % PIN_EVERY_FRAMES == 0:
-            frames = tuple(stream.alarm_frames[-MAX_PINNED_FRAMES:])
-            stream.capture.pin(replace(stream.holding, frame_indices=frames))
-
     def _on_ended(self, stream: CameraStream, event: DriftEvent) -> None:
-        if stream.holding is not None:  # keep every frame the alarm pinned while it held
-            seen = sorted({*stream.alarm_frames, *event.frame_indices})[-MAX_PINNED_FRAMES:]
-            event = replace(event, frame_indices=tuple(seen))
-        stream.holding, stream.alarm_frames = None, []
-        saved = self.store.drift_events.save(event, stream.recorder.session_id)
-        stream.capture.pin(saved)
+        saved = stream.alarm_ended(self.store, event)
         with self._lock:
             self._events[saved.id] = (saved, stream.capture.root, stream.camera)
         self._publish(AlarmEnded(saved))
@@ -399,32 +354,14 @@ class LiveSession:
         if stream is None or stream.monitor.profile is None:
             return
         try:
-            self._rereference(stream, version)
+            profile = reference_after_swap(
+                self.store, stream.camera, stream.monitor.profile, version
+            )
         except (ProfileError, OSError, ValueError) as exc:
             logger.warning("camera %s keeps its reference: %s", stream.camera.name, exc)
-
-    def _rereference(self, stream: CameraStream, version: ModelVersion) -> None:
-        """After a swap: the synthetic camera takes the new version's profile; a real camera
-        adds the condition its retraining learnt (the frames of the alarm the job repaired)."""
-        if stream.camera.synthetic:
-            profile = cameras.drift_reference(stream.camera, version, self.data_dir)
-            if profile is not None:
-                stream.monitor.set_reference(profile)
             return
-        made_by = self._alarm_repaired_by(version)
-        if made_by is not None:
-            event, capture_dir = made_by
-            self._learn(with_condition(stream.monitor.profile, capture_dir, event), stream.camera)
-
-    def _alarm_repaired_by(self, version: ModelVersion) -> tuple[DriftEvent, Path] | None:
-        """The drift event (and its capture) of the job that made `version`, if one did."""
-        for job in self.store.jobs.all(JobState.SUCCEEDED):
-            if job.result.get("model_id") == version.id:
-                event_id = job.params.get("event_id")
-                events = {e.id: e for e in self.store.drift_events.all()}
-                if event_id in events:
-                    return events[event_id], Path(job.params["capture_dir"])
-        return None
+        if profile is not None:
+            self._learn(profile, stream.camera)
 
     def _learn(self, profile: ReferenceProfile, camera: Camera) -> None:
         """Test against `profile` from now on, and keep it as a real camera's reference."""
@@ -453,52 +390,3 @@ class LiveSession:
                 callback(event)
             except Exception:
                 logger.exception("a live-session subscriber failed on %s", type(event).__name__)
-
-
-def _folder_name(camera: Camera) -> str:
-    """A folder name for a camera's capture (its id and name, flattened)."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", camera.name).strip("_")[:60] or "camera"
-    return f"{camera.id}-{name}"
-
-
-def _samples(capture: CaptureBuffer, event: DriftEvent) -> tuple[Path, ...]:
-    """Up to SAMPLE_FRAMES JPEGs spread over the event's frames, once they are on disk."""
-    indices = list(event.frame_indices)
-    if not indices:
-        return ()
-    spread = np.linspace(0, len(indices) - 1, min(SAMPLE_FRAMES, len(indices))).round()
-    wanted = [indices[int(i)] for i in spread]
-    capture.flush(SAMPLE_WAIT_S)
-    paths = (capture.root / "frames" / f"{i:08d}.jpg" for i in wanted)
-    return tuple(p for p in paths if p.exists())
-
-
-def start_session(
-    settings: Settings,
-    info: SourceInfo,
-    *,
-    camera: str | None = None,
-    model: Path | None = None,
-    **options: object,
-) -> LiveSession:
-    """A live session whose slot starts on the version of `info`'s camera (or on `model`, an
-    override kept for every camera), so its first frame needs no swap. `options` go to
-    `LiveSession` (approver, auto_approve, drift_config, poll_s)."""
-    from tvdesk.core.detector import OnnxDetector
-
-    override, imgsz = model is not None, None
-    if model is None:
-        with Store(database_path(settings.data_dir)) as store:
-            registry = Registry(store, settings.data_dir)
-            base = cameras.BaseModels(settings.model_path, settings.traffic_model_path)
-            found = cameras.open_camera(store, registry, info, base, camera)
-            model = registry.version_of(found).path
-            imgsz = cameras.input_size(found, settings.traffic_imgsz)
-    detector = OnnxDetector(
-        model,
-        conf=settings.confidence,
-        iou=settings.iou,
-        threads=settings.inference_threads,
-        imgsz=imgsz,
-    )
-    return LiveSession(DetectorSlot(detector), settings, model_override=override, **options)

@@ -1,0 +1,45 @@
+"""Start a live session whose detector slot already holds the model of the first camera it
+will play, so that camera's first frame needs no swap: how the GUI, `tvdesk run` and the demo
+all begin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tvdesk.config import Settings
+from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.registry import Registry
+from tvdesk.core.session import cameras
+from tvdesk.core.session.live import LiveSession
+from tvdesk.core.sources import SourceInfo
+from tvdesk.core.store import Store
+from tvdesk.core.store.connection import database_path
+
+
+def start_session(
+    settings: Settings,
+    info: SourceInfo,
+    *,
+    camera: str | None = None,
+    model: Path | None = None,
+    **options: object,
+) -> LiveSession:
+    """A live session whose slot starts on the version of `info`'s camera (or on `model`, an
+    override kept for every camera), so its first frame needs no swap. `options` go to
+    `LiveSession` (approver, auto_approve, drift_config, poll_s)."""
+    override, imgsz = model is not None, None
+    if model is None:
+        with Store(database_path(settings.data_dir)) as store:
+            registry = Registry(store, settings.data_dir)
+            base = cameras.BaseModels(settings.model_path, settings.traffic_model_path)
+            found = cameras.open_camera(store, registry, info, base, camera)
+            model = registry.version_of(found).path
+            imgsz = cameras.input_size(found, settings.traffic_imgsz)
+    detector = OnnxDetector(
+        model,
+        conf=settings.confidence,
+        iou=settings.iou,
+        threads=settings.inference_threads,
+        imgsz=imgsz,
+    )
+    return LiveSession(DetectorSlot(detector), settings, model_override=override, **options)
