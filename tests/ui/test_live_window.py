@@ -111,3 +111,24 @@ def test_the_auto_approve_switch_sets_the_session_and_the_settings_file(qtbot, l
         assert next_start.player.session.auto_approve
     finally:
         close_window(next_start)
+
+
+def test_the_window_names_the_camera_which_can_be_renamed_and_relearn_its_normal(
+    qtbot, live_window, isolated_home
+):
+    window, view = live_window, live_window.session_view
+    window.open_spec("synthetic:day")
+    wait_frames(qtbot, window, 3)
+    assert window.windowTitle() == "tvdesk — synthetic"
+    assert window.source_label.text() == "camera synthetic · synthetic:day"
+    assert view.models.camera_title.text() == "Camera synthetic: model line tvdesk-base"
+    view.bridge.rename_camera("test road")
+    qtbot.waitUntil(lambda: window.windowTitle() == "tvdesk — test road", timeout=10000)
+    with Store(isolated_home / "tvdesk.db") as store:
+        assert store.cameras.named("test road").kind == "synthetic"
+    view.on_relearn()
+    qtbot.waitUntil(
+        lambda: "learning what normal looks like" in window.dashboard.state_label.text(),
+        timeout=10000,
+    )
+    assert "learning what normal looks like again" in window.notice.text.text()

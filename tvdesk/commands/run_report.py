@@ -33,6 +33,7 @@ class RunTally:
         self.drift_events: dict[float, DriftEvent] = {}  # by start: an ended alarm replaces it
         self.drift_state: str | None = None
         self.drift_tested = False  # a frame was tested against a reference
+        self.baseline_learnt_s = 0.0  # how much of a baseline the run recorded
 
     def __call__(self, result: FrameResult) -> None:
         self.frames += 1
@@ -46,6 +47,7 @@ class RunTally:
         if status is not None:
             self.drift_state = status.state
             self.drift_tested |= status.state != "learning"
+            self.baseline_learnt_s = max(self.baseline_learnt_s, status.learnt_seconds)
             for event in (status.raised, status.ended):
                 if event is not None:
                     self.drift_events[event.start] = event
@@ -64,6 +66,7 @@ class RunTally:
             "detections": dict(self.per_class.most_common()),
             "drift_state": self.drift_state,
             "drift_tested": self.drift_tested,
+            "baseline_learnt_s": round(self.baseline_learnt_s, 1),
             "drift_events": [
                 {
                     "start": e.start,
@@ -146,7 +149,8 @@ def drift_line(s: dict) -> str:
     if not s["drift_tested"]:
         return (
             "drift:       not tested: the camera was still learning its normal "
-            f"({s['baseline_seconds']:g} s of video needed; --baseline sets it)"
+            f"({s['baseline_learnt_s']:g} of {s['baseline_seconds']:g} s of video; "
+            "--baseline sets how long)"
         )
     return (
         f"drift:       {len(s['drift_events'])} event(s); the monitor is "

@@ -227,7 +227,11 @@ class DriftDashboardWidget(QWidget):
         if status is None:
             text = "Drift monitor: no data yet"
         elif status.state == LEARNING:
-            text = "Drift monitor: learning what normal looks like on this camera…"
+            text = (
+                "Drift monitor: learning what normal looks like on this camera "
+                f"({status.learnt_seconds:.0f} of {status.baseline_seconds:.0f} s); "
+                "drift is tested once it has"
+            )
         elif status.state == ALARM:
             text = f"<b style='color:#ed333b'>DRIFT ALARM</b> — {status.summary}"
         else:

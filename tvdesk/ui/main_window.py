@@ -28,6 +28,7 @@ from tvdesk.core.detector import SwapEvent
 from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 from tvdesk.core.sources import SourceEvent, SourceInfo
 from tvdesk.core.sources.webcams import find_webcams
+from tvdesk.core.store import Camera
 from tvdesk.core.synth.camera import SCENARIOS
 from tvdesk.ui.controls import PlaybackBar
 from tvdesk.ui.drift_dashboard import DriftDashboardWidget
@@ -206,6 +207,8 @@ class MainWindow(QMainWindow):
         c.seek_requested.connect(p.seek)
         c.confidence_changed.connect(self.on_confidence_changed)
         c.classes_changed.connect(p.set_class_filter)
+        if self.session_view is not None:
+            self.session_view.bridge.camera_changed.connect(self.on_camera_changed)
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -295,9 +298,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_source_opened(self, info: SourceInfo) -> None:
         camera = self.player.session.camera
-        name = camera.name if camera is not None else info.name
-        self.setWindowTitle(f"tvdesk — {name}")
-        self.source_label.setText(f"camera {name} · {info.name}" if camera else info.name)
+        self.on_camera_changed(camera, info)
         self.controls.set_source(info.frame_count, info.fps, info.seekable)
         self.controls.set_paused(False)
         self.controls.set_class_names(self.player.slot.current.names)
@@ -308,6 +309,16 @@ class MainWindow(QMainWindow):
         self.dashboard.reset()
         if self.session_view is not None:
             self.session_view.models.set_camera(camera.id if camera else None)
+
+    @Slot(object)
+    def on_camera_changed(self, camera: Camera | None, info: SourceInfo | None = None) -> None:
+        """Show the playing camera's name beside its source."""
+        source = (
+            info.name if info is not None else self.player.info.name if self.player.info else ""
+        )
+        name = camera.name if camera is not None else source
+        self.setWindowTitle(f"tvdesk — {name}")
+        self.source_label.setText(f"camera {name} · {source}" if camera else source)
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:

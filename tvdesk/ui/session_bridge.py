@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
+    BaselineLearnt,
     JobQueued,
     ModelPromoted,
     SessionError,
@@ -29,6 +30,7 @@ class SessionBridge(QObject):
         job_queued(JobQueued): a retraining was queued (approved by hand or automatically).
         model_promoted(ModelPromoted): the registry's active version changed.
         dismissed(int): the operator's dismissal of this drift event was recorded.
+        camera_changed(Camera): the playing camera was renamed or learnt its normal.
         error(str): something failed; a sentence for the operator.
     """
 
@@ -37,6 +39,7 @@ class SessionBridge(QObject):
     job_queued = Signal(object)
     model_promoted = Signal(object)
     dismissed = Signal(int)
+    camera_changed = Signal(object)
     error = Signal(str)
     _arrived = Signal(object)
 
@@ -56,6 +59,9 @@ class SessionBridge(QObject):
     def on_arrived(self, event: object) -> None:
         if isinstance(event, SessionError):
             self.error.emit(event.message)
+            return
+        if isinstance(event, BaselineLearnt):
+            self.camera_changed.emit(event.camera)
             return
         signal = self._signals.get(type(event))
         if signal is None:
@@ -86,6 +92,22 @@ class SessionBridge(QObject):
             lambda: self.session.activate(model_id),
             what=f"activating model {model_id}",
             failed=lambda exc: self.error.emit(f"The model was not activated: {exc}"),
+        )
+
+    def rename_camera(self, name: str) -> None:
+        run_in_background(
+            lambda: self.session.rename_camera(name),
+            what=f"renaming the camera to {name!r}",
+            done=self.camera_changed.emit,
+            failed=lambda exc: self.error.emit(f"The camera was not renamed: {exc}"),
+        )
+
+    def relearn(self) -> None:
+        """The playing camera learns its normal again; `camera_changed` comes when it has."""
+        run_in_background(
+            self.session.relearn,
+            what="re-learning the camera's normal",
+            failed=lambda exc: self.error.emit(f"The camera cannot re-learn now: {exc}"),
         )
 
     def rollback(self) -> None:

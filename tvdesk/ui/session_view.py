@@ -12,7 +12,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QMenu, QWidget
 
 from tvdesk.config import SettingsError, update_settings
 from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted
@@ -84,6 +84,17 @@ class SessionView(QObject):
         rollback = QAction("Roll &back the model", self)
         rollback.triggered.connect(self.bridge.rollback)
         menu.addAction(rollback)
+        self.window.add_menu(self._camera_menu())
+
+    def _camera_menu(self) -> QMenu:
+        menu = QMenu("&Camera", self.window)
+        rename = QAction("&Rename this camera…", self)
+        rename.triggered.connect(self.on_rename_camera)
+        relearn = QAction("Re-&learn what is normal for this camera", self)
+        relearn.setToolTip("Record a new baseline from now on (e.g. after the camera was moved)")
+        relearn.triggered.connect(self.on_relearn)
+        menu.addActions([rename, relearn])
+        return menu
 
     def _connect(self) -> None:
         b, banner, w = self.bridge, self.banner, self.window
@@ -154,6 +165,23 @@ class SessionView(QObject):
                 f"Auto-approve is {'on' if checked else 'off'} for now, "
                 f"but could not be saved: {exc}"
             )
+
+    @Slot()
+    def on_rename_camera(self) -> None:
+        camera = self.bridge.session.camera
+        if camera is None:
+            self.window.show_info("Open a camera first.")
+            return
+        name, ok = QInputDialog.getText(self.window, "Rename camera", "Name:", text=camera.name)
+        if ok and name.strip() and name.strip() != camera.name:
+            self.bridge.rename_camera(name.strip())
+
+    @Slot()
+    def on_relearn(self) -> None:
+        self.bridge.relearn()
+        self.window.show_info(
+            "This camera is learning what normal looks like again; drift is tested once it has."
+        )
 
     @Slot()
     def on_review_waiting(self) -> None:

@@ -285,6 +285,7 @@ class DriftMonitor:
     ) -> DriftStatus:
         if self._state == LEARNING:
             zeros = self._empty
+            recorder = self._recorder
             return DriftStatus(
                 timestamp,
                 index,
@@ -295,6 +296,8 @@ class DriftMonitor:
                 zeros,
                 raised=raised,
                 ended=ended,
+                learnt_seconds=recorder.elapsed if recorder else 0.0,
+                baseline_seconds=recorder.seconds if recorder else 0.0,
             )
         return DriftStatus(
             timestamp, index, self._state, FEATURES, *self._snapshot, raised=raised, ended=ended

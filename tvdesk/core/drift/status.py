@@ -48,6 +48,8 @@ class DriftStatus:
     summary: str = ""
     raised: DriftEvent | None = None
     ended: DriftEvent | None = None
+    learnt_seconds: float = 0.0  # while learning a baseline: how much of it is recorded
+    baseline_seconds: float = 0.0  # ... and how much it needs
 
     @property
     def alarm(self) -> bool:
