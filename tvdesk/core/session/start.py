@@ -26,15 +26,17 @@ def start_session(
 ) -> LiveSession:
     """A live session whose slot starts on the version of `info`'s camera (or on `model`, an
     override kept for every camera), so its first frame needs no swap. `options` go to
-    `LiveSession` (approver, auto_approve, drift_config, poll_s)."""
+    `LiveSession` (approver, auto_approve, drift_config, poll_s). A camera whose reference
+    cannot be read fails here, before any model loads."""
     override, imgsz = model is not None, None
-    if model is None:
-        with Store(database_path(settings.data_dir)) as store:
-            registry = Registry(store, settings.data_dir)
-            base = cameras.BaseModels(settings.model_path, settings.traffic_model_path)
-            found = cameras.open_camera(store, registry, info, base, camera)
-            model = registry.version_of(found).path
-            imgsz = cameras.input_size(found, settings.traffic_imgsz)
+    with Store(database_path(settings.data_dir)) as store:
+        registry = Registry(store, settings.data_dir)
+        base = cameras.BaseModels(settings.model_path, settings.traffic_model_path)
+        found = cameras.open_camera(store, registry, info, base, camera)
+        version = registry.version_of(found)
+        cameras.drift_reference(found, None if override else version, settings.data_dir)
+        if model is None:
+            model, imgsz = version.path, cameras.input_size(found, settings.traffic_imgsz)
     detector = OnnxDetector(
         model,
         conf=settings.confidence,
