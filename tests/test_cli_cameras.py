@@ -13,6 +13,7 @@ from test_cli_run import tvdesk
 
 from tvdesk.cli import main
 from tvdesk.core.session.cameras import camera_folder
+from tvdesk.core.session.normal_frames import normal_images
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store, database_path
 
@@ -37,7 +38,7 @@ def run_json(capsys, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_a_file_learns_its_normal_once_and_keeps_it(capsys, day_clip, bundled_model):
+def test_a_file_learns_its_normal_once_and_keeps_it(capsys, day_clip, bundled_model, isolated_home):
     first = run_json(
         capsys, str(day_clip), "--every-frame", "--baseline", "10s", "--model", str(bundled_model)
     )
@@ -51,7 +52,11 @@ def test_a_file_learns_its_normal_once_and_keeps_it(capsys, day_clip, bundled_mo
     with Store(database_path()) as store:
         assert [c.name for c in store.cameras.all()] == ["north gate"]
         sessions = [store.sessions.get(s["session_id"]) for s in (first, again)]
+        folder = camera_folder(isolated_home, store.cameras.named("north gate"))
     assert {s["camera_id"] for s in sessions} == {1}
+    normal = normal_images(folder)  # its normal as images, for its retrainings
+    assert 90 <= len(normal) <= 120 and not (folder / "normal.partial").exists()
+    assert cv2.imread(str(normal[0])).shape == (180, 320, 3)
 
 
 def test_a_run_shorter_than_the_baseline_says_drift_was_not_tested(capsys, day_clip, bundled_model):

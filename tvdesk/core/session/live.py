@@ -54,6 +54,7 @@ from tvdesk.core.session.frame_loop import (
 )
 from tvdesk.core.session.learnt_condition import reference_after_swap, with_condition
 from tvdesk.core.session.model_follower import ModelFollower, swap_failed_message
+from tvdesk.core.session.normal_frames import NormalFrames
 from tvdesk.core.session.recorder import SessionRecorder
 from tvdesk.core.session.stream import CameraStream, capture_folder_name
 from tvdesk.core.sources import SourceInfo, VideoSource
@@ -182,12 +183,17 @@ class LiveSession:
         recorder = SessionRecorder(
             self.store, self._writer, info, self.slot.current.version, camera_id=camera.id
         )
-        stream = CameraStream(info, camera, monitor, capture, recorder)
+        normal = None
+        if not camera.synthetic:  # kept while it learns its normal, for its retrainings
+            folder = cameras.camera_folder(self.data_dir, camera)
+            normal = NormalFrames(folder, self.drift_config.baseline_seconds)
+        stream = CameraStream(info, camera, monitor, capture, recorder, normal)
         monitor.on_baseline = lambda profile: self._inbox.put((stream, "baseline", profile))
         with self._lock:
             self._stream, self._last_camera = stream, camera
         self._follower.follow(None if self.model_override else camera.id, camera.model_id)
-        return {DRIFT: monitor}, [capture, recorder, lambda r: self._respond(stream, r)]
+        consumers = [capture, recorder, *([normal] if normal else [])]
+        return {DRIFT: monitor}, [*consumers, lambda r: self._respond(stream, r)]
 
     def detach(self, outcome: LoopOutcome) -> None:
         """The camera's loop ended: close its session and capture."""
@@ -242,10 +248,12 @@ class LiveSession:
     def relearn(self) -> None:
         """The playing camera learns its normal again from now on (the operator's 'this is
         normal'); the old reference stays until the new one is complete."""
-        monitor = self.monitor
-        if monitor is None:
+        stream = self._stream
+        if stream is None:
             raise RuntimeError("no camera is playing: open one first")
-        monitor.start_baseline()
+        if stream.normal is not None:
+            stream.normal.restart()
+        stream.monitor.start_baseline()
 
     def rename_camera(self, name: str) -> Camera:
         camera = self.store.cameras.rename(self._current_camera().id, name)
@@ -336,6 +344,8 @@ class LiveSession:
         """The camera's own normal is learnt: keep it (a real camera's reference)."""
         camera = stream.camera
         if not camera.synthetic:
+            if stream.normal is not None:
+                stream.normal.commit()
             camera = cameras.save_reference(self.store, self.data_dir, camera, profile)
             stream.camera = camera
             self._replace_camera(camera)

@@ -13,6 +13,7 @@ import numpy as np
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.normal_frames import NormalFrames
 from tvdesk.core.session.recorder import SessionRecorder
 from tvdesk.core.sources import SourceInfo
 from tvdesk.core.store import Camera, Store
@@ -32,6 +33,7 @@ class CameraStream:
     monitor: DriftMonitor
     capture: CaptureBuffer
     recorder: SessionRecorder
+    normal: NormalFrames | None = None  # a real camera's normal frames, kept while it learns
     holding: DriftEvent | None = None  # the alarm in progress, as stored
     alarm_frames: list[int] = field(default_factory=list)  # its frames so far
 
