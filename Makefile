@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export DVC_NO_UPDATE_CHECK := 1
 
-.PHONY: setup system venv data run test bundle lint format model clean
+.PHONY: setup system venv data run test bundle lint format model traffic-model clean
 
 setup: system venv data
 
@@ -64,6 +64,11 @@ model: setup
 	$(STAGE) --out resources/models --start-from build/model-stage4/tvdesk-base.pt --epochs 6 \
 	  --optimizer AdamW --lr0 0.0002 --warmup-epochs 0 $(EVALS)
 	$(BIN)/python -m bench.drift --write-card resources/models/tvdesk-base.json
+
+# Rebuild the real-camera traffic model (COCO YOLOv8n cut to six traffic classes) from the int8
+# export in ../shared/realdata, measure it on dawn_fog and write its card (a few minutes).
+traffic-model: venv
+	$(BIN)/python -m tvdesk.training.traffic_model --out resources/models
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

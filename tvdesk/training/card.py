@@ -28,8 +28,12 @@ def build_card(
     train_params: dict,
     metrics: dict[str, dict[str, float]],
     training_seconds: float,
+    provenance: dict | None = None,
 ) -> dict:
-    """The card as a dict; `metrics` maps an evaluation set's name to its figures."""
+    """The card as a dict; `metrics` maps an evaluation set's name to its figures.
+
+    `provenance`: where a model not trained here comes from (source file, licence).
+    """
     import torch
     import ultralytics
 
@@ -39,6 +43,7 @@ def build_card(
         "task": "detect",
         "architecture": "yolov8n",
         "class_names": class_names,
+        **({"provenance": provenance} if provenance else {}),
         "files": {
             "onnx": {"name": onnx_path.name, "sha256": sha256_of(onnx_path)},
             "pt": {"name": pt_path.name, "sha256": sha256_of(pt_path)},
