@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tvdesk.config import RetrainSettings, resources_dir
-from tvdesk.core.detections import Detections
 from tvdesk.core.detector import OnnxDetector
-from tvdesk.core.letterbox import Letterbox
-from tvdesk.core.yolo_output import class_aware_nms, select_candidates
+from tvdesk.core.detector.detections import Detections
+from tvdesk.core.detector.letterbox import Letterbox
+from tvdesk.core.detector.yolo_output import class_aware_nms, select_candidates
 from tvdesk.training import traffic_weights
 from tvdesk.training.accuracy import VAL_CONF, VAL_IOU, LabelledFolder, measure
 from tvdesk.training.card import sha256_of

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tvdesk.core.detections import Detections
-from tvdesk.core.onnx_detector import OnnxDetector
+from tvdesk.core.detector.detections import Detections
+from tvdesk.core.detector.onnx_detector import OnnxDetector
 from tvdesk.training.accuracy import VAL_CONF, VAL_IOU, Detect, LabelledFolder, measure
 from tvdesk.training.card import build_card
 from tvdesk.training.offline import ultralytics_offline

@@ -25,7 +25,7 @@ import numpy as np
 
 from tvdesk.config import project_root
 from tvdesk.core import atomic
-from tvdesk.core.letterbox import Letterbox
+from tvdesk.core.detector.letterbox import Letterbox
 from tvdesk.training import traffic_weights
 from tvdesk.training.card import sha256_of, write_card
 from tvdesk.training.export import export_onnx
