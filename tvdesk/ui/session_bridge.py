@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
+    DiskSpaceLow,
     JobQueued,
     ModelPromoted,
     SessionError,
@@ -29,7 +30,8 @@ class SessionBridge(QObject):
         job_queued(JobQueued): a retraining was queued (approved by hand or automatically).
         model_promoted(ModelPromoted): the registry's active version changed.
         dismissed(int): the operator's dismissal of this drift event was recorded.
-        error(str): something failed; a sentence for the operator.
+        error(str): something failed, or is about to (low disk space); a sentence for the
+            operator.
     """
 
     alarm_raised = Signal(object)
@@ -54,7 +56,7 @@ class SessionBridge(QObject):
 
     @Slot(object)
     def on_arrived(self, event: object) -> None:
-        if isinstance(event, SessionError):
+        if isinstance(event, SessionError | DiskSpaceLow):
             self.error.emit(event.message)
             return
         signal = self._signals.get(type(event))

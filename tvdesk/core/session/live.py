@@ -31,6 +31,7 @@ from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.drift.status import DriftConfig, DriftStatus
+from tvdesk.core.free_space import SpaceGuard
 from tvdesk.core.registry import Registry
 from tvdesk.core.session import cameras
 from tvdesk.core.session.approver import Approver
@@ -39,6 +40,7 @@ from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
     BaselineLearnt,
+    DiskSpaceLow,
     JobQueued,
     LiveEvent,
     ModelPromoted,
@@ -118,7 +120,11 @@ class LiveSession:
         self._stream: CameraStream | None = None
         self._last_camera: Camera | None = None
         self._events: dict[int, tuple[DriftEvent, Path, Camera]] = {}
-        self._writer = StoreWriter(self.db_path).start()
+        self._writer = StoreWriter(
+            self.db_path,
+            min_free_mb=settings.min_free_mb,
+            on_low_space=lambda message: self._publish(DiskSpaceLow(message)),
+        ).start()
         self._inbox: queue.Queue = queue.Queue()
         slot.subscribe(lambda swap: self._publish(SwapDone(swap)))
         self._follower = ModelFollower(self.db_path, poll_s, self._on_promoted).start()
@@ -483,9 +489,11 @@ def start_session(
 ) -> LiveSession:
     """A live session whose slot starts on the version of `info`'s camera (or on `model`, an
     override kept for every camera), so its first frame needs no swap. `options` go to
-    `LiveSession` (approver, auto_approve, drift_config, poll_s)."""
+    `LiveSession` (approver, auto_approve, drift_config, poll_s). Raises DiskSpaceError when
+    the data folder's disk has less than `min_free_mb` free."""
     from tvdesk.core.detector import OnnxDetector
 
+    SpaceGuard(settings.data_dir, settings.min_free_mb, "recording").require()
     override, imgsz = model is not None, None
     if model is None:
         with Store(database_path(settings.data_dir)) as store:
