@@ -16,7 +16,7 @@ from huey.api import TaskWrapper
 
 from jobs.tasks import register_tasks
 from tvdesk.config import default_data_dir
-from tvdesk.core.sources.stream import mask_url
+from tvdesk.core.sources.stream import UrlError, mask_url, split_url
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,12 @@ def make_huey(data_dir: Path | None = None, url: str | None = None) -> Huey:
             "redis://[:password@]host:port/db, or unset it for the "
             "local queue"
         )
+    try:
+        split_url(url)
+    except UrlError as exc:
+        raise QueueUnavailableError(
+            f"{QUEUE_ENV}: {exc}, or unset it to use the local queue"
+        ) from None
     try:
         from redis import ConnectionPool
     except ImportError:

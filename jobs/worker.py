@@ -18,6 +18,7 @@ from pathlib import Path
 from jobs.queue import JobQueue, open_queue
 from tvdesk.config import default_data_dir, project_root
 from tvdesk.core import atomic
+from tvdesk.core.processes import process_alive
 from tvdesk.core.registry import Registry
 from tvdesk.core.store import Store, database_path
 from tvdesk.retrain.context import recover_interrupted
@@ -74,15 +75,7 @@ def local_worker_running(data_dir: Path) -> bool:
     if not path.exists():
         return False
     host, _, pid = path.read_text().strip().partition(" ")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return host == socket.gethostname() and pid.isdigit() and process_alive(int(pid))
 
 
 def start_local_worker(data_dir: Path | None = None, log: Path | None = None) -> subprocess.Popen:

@@ -61,24 +61,32 @@ def write_video(
     return path
 
 
+def wait_for_rows(
+    process: subprocess.Popen, db_path: Path, table: str, rows: int, timeout: float = 60.0
+) -> int:
+    """Wait until `table` in `process`'s database holds `rows` rows (or `timeout` s pass, or
+    the process exits); the rows seen."""
+    from tvdesk.core.store import Store
+
+    seen, deadline = 0, time.monotonic() + timeout
+    while seen < rows and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        if db_path.exists():
+            with Store(db_path) as store:
+                seen = store.db[table].count
+    return seen
+
+
 def kill_9_after_rows(
     process: subprocess.Popen, db_path: Path, table: str, rows: int, timeout: float = 60.0
 ) -> int:
     """SIGKILL `process` once `table` in its database holds `rows` rows (or after `timeout`
     s, or if it exits first); returns the rows that were committed before the kill."""
-    from tvdesk.core.store import Store
-
-    seen, deadline = 0, time.monotonic() + timeout
     try:
-        while seen < rows and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
-            if db_path.exists():
-                with Store(db_path) as store:
-                    seen = store.db[table].count
+        return wait_for_rows(process, db_path, table, rows, timeout)
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
-    return seen
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:

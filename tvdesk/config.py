@@ -1,9 +1,12 @@
 """Typed settings and the paths tvdesk uses: one place for defaults, validation and locations.
 
-Behaviour settings live in `settings.toml` in the app data folder; unknown keys are an error
-so a typo never silently falls back to a default. The `[retrain]` table holds the defaults of
-a retraining (`RetrainSettings`). UI state (window geometry, recent files) is the UI's
-business (QSettings), not this file's.
+Behaviour settings live in `settings.toml` in the home folder (`--home`, else TVDESK_HOME,
+else the per-user data folder); its `data_dir` moves everything else (the data folder:
+database, models, captures, queue), for every command and the GUI alike, while the file itself
+stays in the home folder. Unknown keys are an error so a typo never silently falls back to a
+default, and every value is checked by type with its key named (`config_types`). The
+`[retrain]` table holds the defaults of a retraining (`RetrainSettings`). UI state (window
+geometry, recent files) is the UI's business (QSettings), not this file's.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from typing import Any
 
 import platformdirs
 
+from tvdesk.config_types import check_field_types
+
 APP_NAME = "tvdesk"
 BUNDLED_MODEL_NAME = "tvdesk-base"  # the synthetic-world model: the synthetic camera's line
 TRAFFIC_MODEL_NAME = "tvdesk-traffic"  # the COCO-trained traffic model: every real camera's line
 LABELERS = ("oracle", "teacher", "import", "review")
+HOME_ENV = "TVDESK_HOME"
+SETTINGS_NAME = "settings.toml"
 
 
 class SettingsError(ValueError):
@@ -47,10 +54,18 @@ def traffic_model_path() -> Path:
     return bundled_model_path(TRAFFIC_MODEL_NAME)
 
 
-def default_data_dir() -> Path:
-    """Per-user data folder; TVDESK_HOME overrides it (tests, portable installs)."""
-    override = os.environ.get("TVDESK_HOME")
+def home_dir() -> Path:
+    """The app's home folder, which holds `settings.toml`: TVDESK_HOME (which the global
+    `--home` option sets for a command and the processes it starts), else the per-user data
+    folder (`~/.local/share/tvdesk` on Linux)."""
+    override = os.environ.get(HOME_ENV)
     return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
+
+
+def default_data_dir() -> Path:
+    """The data folder (database, models, captures, queue, jobs) of every command and the GUI:
+    the `data_dir` of the home folder's settings file, else the home folder itself."""
+    return load_settings().data_dir
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,7 @@ class RetrainSettings:
     )
 
     def __post_init__(self) -> None:
+        check_field_types(self, "retrain.", SettingsError)
         if self.labeler not in LABELERS:
             raise SettingsError(
                 f"labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}"
@@ -182,8 +198,11 @@ class Settings:
     """Behaviour settings with their defaults; each field's metadata says what it is for."""
 
     data_dir: Path = field(
-        default_factory=default_data_dir,
-        metadata={"help": "where the database, models and captures live"},
+        default_factory=home_dir,
+        metadata={
+            "help": "where the database, models, captures and job queue live (default: the "
+            "home folder, beside settings.toml; a relative path is taken from there)"
+        },
     )
     model_path: Path = field(
         default_factory=bundled_model_path,
@@ -222,19 +241,30 @@ class Settings:
         default=False,
         metadata={"help": "queue a retraining for every drift alarm without asking the operator"},
     )
+    min_free_mb: float = field(
+        default=200.0,
+        metadata={
+            "help": "free space (MB) a recording keeps on the disks it writes to (the data "
+            "folder, an annotated video's folder): it does not start, or stops, below it; "
+            "the GUI warns below twice this. 0 turns the check off"
+        },
+    )
     retrain: RetrainSettings = field(
         default_factory=RetrainSettings,
         metadata={"help": "the [retrain] table: defaults of every retraining"},
     )
 
     def __post_init__(self) -> None:
+        check_field_types(self, error=SettingsError)
         self.data_dir = Path(self.data_dir).expanduser()
         self.model_path = Path(self.model_path).expanduser()
         self.traffic_model_path = Path(self.traffic_model_path).expanduser()
         if isinstance(self.retrain, dict):
             self.retrain = RetrainSettings.from_dict(self.retrain)
-        if not isinstance(self.auto_approve, bool):
-            raise SettingsError(f"auto_approve must be true or false, got {self.auto_approve!r}")
+        if not isinstance(self.retrain, RetrainSettings):
+            raise SettingsError(f"retrain must be a [retrain] table, got {self.retrain!r}")
+        if self.min_free_mb < 0:
+            raise SettingsError(f"min_free_mb must be 0 or more, got {self.min_free_mb}")
         if not 0.0 <= self.confidence <= 1.0:
             raise SettingsError(f"confidence must be between 0 and 1, got {self.confidence}")
         if not 0.0 < self.iou <= 1.0:
@@ -254,9 +284,9 @@ class Settings:
 
 
 def settings_path() -> Path:
-    """The settings file: in the default data folder (a `data_dir` set inside it moves the
-    database and models, not the file itself)."""
-    return default_data_dir() / "settings.toml"
+    """The settings file: always in the home folder. A `data_dir` set inside it moves
+    everything else (database, models, captures, queue), not the file itself."""
+    return home_dir() / SETTINGS_NAME
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -264,10 +294,9 @@ def load_settings(path: Path | None = None) -> Settings:
     path = path or settings_path()
     if not path.exists():
         return Settings()
-    try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path} is not valid TOML ({exc}); fix or delete it") from exc
+    values = _read_toml(path)
+    if isinstance(values.get("data_dir"), str):  # relative to the settings file's folder
+        values["data_dir"] = str(path.parent / Path(values["data_dir"]).expanduser())
     known = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -278,6 +307,26 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings(**values)
     except (SettingsError, TypeError) as exc:
         raise SettingsError(f"{path}: {exc}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The settings file's values; SettingsError with a sentence when it cannot be read."""
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except IsADirectoryError:
+        raise SettingsError(
+            f"{path} is a folder, not a settings file: move it aside to use the defaults"
+        ) from None
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot read {path} ({exc.strerror or exc}): check its permissions"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8 or delete it"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML ({exc}); fix or delete it") from None
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:

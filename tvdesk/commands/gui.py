@@ -28,11 +28,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Open the app; a start-up error shows in a dialog (closed by itself at the `--quit-after`
+    deadline) and as the command's error line."""
     from jobs.retraining import RetrainApprover
-    from tvdesk.config import load_settings
+    from tvdesk.config import SettingsError, load_settings
+    from tvdesk.core.sources import silence_native_video_logs
     from tvdesk.ui.app import run_app
+    from tvdesk.ui.startup_dialog import show_startup_error
 
-    settings = load_settings()
+    if not getattr(args, "verbose", False):
+        silence_native_video_logs()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        show_startup_error(str(exc), close_after=args.quit_after)
+        raise
     approver = RetrainApprover(settings.retrain, settings.data_dir)
     return run_app(
         settings,

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     video = None
     try:  # until the loop starts and owns the source, close it on any error
         _check_every_frame(args, source)
-        video = _video_writer(args, source.info)
+        video = _video_writer(args, source.info, settings.min_free_mb)
         session = start_session(settings, source.info, camera=args.camera, model=args.model)
     except BaseException:
         source.close()
@@ -186,10 +186,12 @@ def _check_every_frame(args: argparse.Namespace, source: VideoSource) -> None:
         )
 
 
-def _video_writer(args: argparse.Namespace, info: SourceInfo) -> AnnotatedVideoWriter | None:
+def _video_writer(
+    args: argparse.Namespace, info: SourceInfo, min_free_mb: float
+) -> AnnotatedVideoWriter | None:
     if not args.out:
         return None
-    return AnnotatedVideoWriter(args.out, info.fps or DEFAULT_OUT_FPS, info.size)
+    return AnnotatedVideoWriter(args.out, info.fps or DEFAULT_OUT_FPS, info.size, min_free_mb)
 
 
 def _play(
@@ -219,6 +221,7 @@ def _play(
         video.finish(keep=outcome.error is None)
     if outcome.error is not None:
         raise outcome.error
+    stream.recorder.check_written()  # the last batch, written after the loop's end
     reference = stream.monitor.profile
     return {
         "camera": stream.camera.name,

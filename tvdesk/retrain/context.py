@@ -15,6 +15,7 @@ from typing import Any
 
 from tvdesk.config import RetrainSettings
 from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.processes import process_alive
 from tvdesk.core.registry import Registry
 from tvdesk.core.store import Camera, Store, StoreError
 from tvdesk.core.store.job import Job, JobState
@@ -209,12 +210,4 @@ def recover_interrupted(store: Store, host: str | None = None) -> list[Job]:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != os.getpid()
+    return process_alive(pid) and pid != os.getpid()

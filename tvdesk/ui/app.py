@@ -4,16 +4,19 @@ player, the window, the first source."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorError
+from tvdesk.core.free_space import DiskSpaceError
 from tvdesk.core.registry import RegistryError
 from tvdesk.core.session.approver import Approver
 from tvdesk.core.session.start import start_session
@@ -24,10 +27,18 @@ from tvdesk.ui.log_view import install_file_log
 from tvdesk.ui.main_window import MainWindow
 from tvdesk.ui.player import PlayerController
 from tvdesk.ui.session_bridge import SessionBridge
+from tvdesk.ui.startup_dialog import show_startup_error
 
 logger = logging.getLogger(__name__)
 
-START_ERRORS = (DetectorError, RegistryError, StoreError, SourceError)
+START_ERRORS = (
+    DetectorError,
+    RegistryError,
+    StoreError,
+    SourceError,
+    DiskSpaceError,
+    sqlite3.DatabaseError,
+)
 
 
 def build_window(
@@ -67,7 +78,10 @@ def run_app(
     **session_options: Any,
 ) -> int:
     """Open the main window on `source` (default: the synthetic camera), or on an already
-    opened `video`, until it is closed; `session_options` go to `LiveSession`."""
+    opened `video`, until it is closed; `session_options` go to `LiveSession`. When it cannot
+    start, a dialog says why (closed by itself at the `quit_after` deadline) and the error is
+    raised again."""
+    started = time.monotonic()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("tvdesk")
     app.setOrganizationName("tvdesk")
@@ -92,7 +106,8 @@ def run_app(
         logger.exception("tvdesk cannot start")
         if video is not None:
             video.close()
-        QMessageBox.critical(None, "tvdesk cannot start", f"{exc}\n\nDetails: {log_file}")
+        left = quit_after - (time.monotonic() - started) if quit_after else None
+        show_startup_error(str(exc), log_file, left)
         raise
     window.show()
     if video is not None:

@@ -11,6 +11,7 @@ from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
     BaselineLearnt,
+    DiskSpaceLow,
     JobQueued,
     ModelPromoted,
     SessionError,
@@ -31,7 +32,8 @@ class SessionBridge(QObject):
         model_promoted(ModelPromoted): the registry's active version changed.
         dismissed(int): the operator's dismissal of this drift event was recorded.
         camera_changed(Camera): the playing camera was renamed or learnt its normal.
-        error(str): something failed; a sentence for the operator.
+        error(str): something failed, or is about to (low disk space); a sentence for the
+            operator.
     """
 
     alarm_raised = Signal(object)
@@ -57,7 +59,7 @@ class SessionBridge(QObject):
 
     @Slot(object)
     def on_arrived(self, event: object) -> None:
-        if isinstance(event, SessionError):
+        if isinstance(event, SessionError | DiskSpaceLow):
             self.error.emit(event.message)
             return
         if isinstance(event, BaselineLearnt):

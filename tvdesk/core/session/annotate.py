@@ -1,19 +1,21 @@
 """Annotated video for headless runs: each result's boxes, labels and the loop's fps drawn in.
 
-The file appears only complete: frames go to a temporary file beside the target, renamed over
-it at the end, so a killed run never leaves half a video under the chosen name.
+The file appears only complete and readable: frames go to a hidden file beside the target,
+which replaces the target only once OpenCV reads it back whole (`PendingVideo`), so neither a
+killed run nor a full disk ever leaves a broken video under the chosen name, or destroys an
+earlier one. The disk's free space is checked at the start and once a second.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from tvdesk.core.free_space import DiskSpaceError, SpaceGuard
 from tvdesk.core.session.frame_loop import FrameResult
+from tvdesk.core.session.video_file import PendingVideo, VideoWriteError
 
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 BOX_THICKNESS = 2
@@ -63,9 +65,15 @@ def _label(
 
 
 class AnnotatedVideoWriter:
-    """A frame consumer writing annotated frames to `target` (.mp4, .avi, .mkv, ...)."""
+    """A frame consumer writing annotated frames to `target` (.mp4, .avi, .mkv, ...).
 
-    def __init__(self, target: Path, fps: float, size: tuple[int, int]) -> None:
+    It stops the run (a `DiskSpaceError` from the consumer call) when the disk falls below
+    `min_free_mb`; `finish` puts the file in place only if it reads back whole.
+    """
+
+    def __init__(
+        self, target: Path, fps: float, size: tuple[int, int], min_free_mb: float = 0.0
+    ) -> None:
         suffix = target.suffix.lower()
         if suffix not in CODECS:
             raise ValueError(f"cannot write {target.name}: use one of {', '.join(CODECS)}")
@@ -77,15 +85,28 @@ class AnnotatedVideoWriter:
         self.target = target
         self.size = size
         self.frames = 0
-        fd, temp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
-        os.close(fd)
-        self._temp = Path(temp)
-        self._writer = cv2.VideoWriter(temp, cv2.VideoWriter_fourcc(*CODECS[suffix]), fps, size)
+        self._pending = PendingVideo(target)
+        self._space = SpaceGuard(target.parent, min_free_mb, "the annotated video")
+        try:
+            self._space.require()
+        except DiskSpaceError:
+            self._pending.discard()
+            raise
+        fourcc = cv2.VideoWriter_fourcc(*CODECS[suffix])
+        self._writer = cv2.VideoWriter(str(self._pending.path), fourcc, fps, size)
         if not self._writer.isOpened():
-            self._temp.unlink(missing_ok=True)
-            raise PermissionError(f"cannot write a video to {target}: check the folder is writable")
+            self._pending.discard()
+            raise VideoWriteError(
+                0, f"cannot write a video to {target}: check the folder is writable"
+            )
 
     def __call__(self, result: FrameResult) -> None:
+        try:
+            self._space.check()
+        except DiskSpaceError as exc:
+            raise DiskSpaceError(
+                f"stopped writing the annotated video: {exc}; {self._pending.kept()}"
+            ) from None
         image = draw_result(result)
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
@@ -93,9 +114,10 @@ class AnnotatedVideoWriter:
         self.frames += 1
 
     def finish(self, keep: bool = True) -> None:
-        """Close the file; put it in place if `keep`, else delete it."""
+        """Close the file; put it in place if `keep` and it reads back whole (else raise
+        VideoWriteError saying what was kept); without `keep`, delete it."""
         self._writer.release()
         if keep and self.frames:
-            os.replace(self._temp, self.target)
+            self._pending.commit(self.frames)
         else:
-            self._temp.unlink(missing_ok=True)
+            self._pending.discard()

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 2000  # frames (about 3 min at 10 fps, ~80 MB of JPEGs)
 QUEUE_SIZE = 64
+LOG_FAILURES_EVERY = 100  # a full disk fails every frame: log the first and every 100th
 JPEG_QUALITY = 92
 PINS_NAME = "pins.json"
 FRAMES_FOLDER = "frames"
@@ -62,7 +63,8 @@ class CaptureBuffer:
     def __init__(self, root: Path, capacity: int = DEFAULT_CAPACITY) -> None:
         self.root = root
         self.capacity = capacity
-        self.dropped = 0
+        self.dropped = 0  # frames passed over because the disk lagged
+        self.failed = 0  # frames that could not be written (a full disk...)
         self._frames_dir = root / FRAMES_FOLDER
         self._frames_dir.mkdir(parents=True, exist_ok=True)
         self._pins: list[dict[str, Any]] = self._read_pins()
@@ -114,8 +116,14 @@ class CaptureBuffer:
             try:
                 self._write(item)
             except OSError as exc:
-                self.dropped += 1
-                logger.error("could not capture frame %d: %s", item.frame.index, exc)
+                self.failed += 1
+                if self.failed == 1 or self.failed % LOG_FAILURES_EVERY == 0:
+                    logger.error(
+                        "could not capture frame %d (%d failed so far): %s",
+                        item.frame.index,
+                        self.failed,
+                        exc,
+                    )
 
     def _write(self, result: FrameResult) -> None:
         frame = result.frame

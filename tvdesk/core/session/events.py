@@ -1,5 +1,6 @@
 """What a live session tells its subscribers, as immutable values that can cross threads:
-alarms raised and ended, jobs queued, models promoted and swapped, baselines learnt, errors."""
+alarms raised and ended, jobs queued, models promoted and swapped, baselines learnt, low disk
+space, errors."""
 
 from __future__ import annotations
 
@@ -86,6 +87,20 @@ class SessionError:
     message: str  # a sentence for the operator
 
 
+@dataclass(frozen=True)
+class DiskSpaceLow:
+    """The data folder's disk fell below twice `min_free_mb`: recording goes on, for now."""
+
+    message: str  # a sentence for the operator
+
+
 LiveEvent = (
-    AlarmRaised | AlarmEnded | JobQueued | ModelPromoted | SwapDone | BaselineLearnt | SessionError
+    AlarmRaised
+    | AlarmEnded
+    | JobQueued
+    | ModelPromoted
+    | SwapDone
+    | BaselineLearnt
+    | SessionError
+    | DiskSpaceLow
 )

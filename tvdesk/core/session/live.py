@@ -38,6 +38,7 @@ from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
     BaselineLearnt,
+    DiskSpaceLow,
     JobQueued,
     LiveEvent,
     ModelPromoted,
@@ -102,7 +103,11 @@ class LiveSession:
         self._stream: CameraStream | None = None
         self._last_camera: Camera | None = None
         self._events: dict[int, tuple[DriftEvent, Path, Camera]] = {}
-        self._writer = StoreWriter(self.db_path).start()
+        self._writer = StoreWriter(
+            self.db_path,
+            min_free_mb=settings.min_free_mb,
+            on_low_space=lambda message: self._publish(DiskSpaceLow(message)),
+        ).start()
         self._inbox: queue.Queue = queue.Queue()
         slot.subscribe(lambda swap: self._publish(SwapDone(swap)))
         self._follower = ModelFollower(self.db_path, poll_s, self._on_promoted).start()

@@ -2,7 +2,8 @@
 summaries and drift events, all through the batched writer so the loop never waits on disk.
 
 Drift events are found in the observers' answers: any answer carrying a `raised` or `ended`
-`DriftEvent` (as the drift monitor's status does) is saved.
+`DriftEvent` (as the drift monitor's status does) is saved. A write the writer could not make
+stops the run (a `StoreError` from the next frame): a recording is never silently lost.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 from tvdesk.core.sources import SourceInfo
-from tvdesk.core.store import Store, StoreWriter
+from tvdesk.core.store import Store, StoreError, StoreWriter
 
 SAMPLE_EVERY_S = 1.0  # stream seconds between stored detection summaries: 3600 rows per hour
 STAGES = ("capture_ms", "preprocess_ms", "inference_ms", "postprocess_ms", "total_ms", "latency_ms")
@@ -69,8 +70,15 @@ class SessionRecorder:
         self._bucket: _Second | None = None
         self._next_sample: float | None = None
         self._dropped = 0
+        self._lost_before = writer.lost
+
+    def check_written(self) -> None:
+        """Raise StoreError, saying what the database kept, if a write of this session failed."""
+        if self.writer.lost > self._lost_before:
+            raise StoreError(f"session {self.session_id} stopped: {self.writer.failure()}")
 
     def __call__(self, result: FrameResult) -> None:
+        self.check_written()
         second = int(time.time())
         if self._bucket is None or self._bucket.second != second:
             self._close_bucket()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.free_space import SpaceGuard
 from tvdesk.core.registry import Registry
 from tvdesk.core.session import cameras
 from tvdesk.core.session.live import LiveSession
@@ -27,7 +28,9 @@ def start_session(
     """A live session whose slot starts on the version of `info`'s camera (or on `model`, an
     override kept for every camera), so its first frame needs no swap. `options` go to
     `LiveSession` (approver, auto_approve, drift_config, poll_s). A camera whose reference
-    cannot be read fails here, before any model loads."""
+    cannot be read fails here, before any model loads; so does a data folder whose disk has
+    less than `min_free_mb` free (DiskSpaceError)."""
+    SpaceGuard(settings.data_dir, settings.min_free_mb, "recording").require()
     override, imgsz = model is not None, None
     with Store(database_path(settings.data_dir)) as store:
         registry = Registry(store, settings.data_dir)

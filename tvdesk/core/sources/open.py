@@ -30,7 +30,7 @@ from tvdesk.core.sources.snapshot import (
     SnapshotSource,
     is_snapshot_url,
 )
-from tvdesk.core.sources.stream import StreamSource, is_stream_url, mask_url
+from tvdesk.core.sources.stream import StreamSource, is_stream_url, mask_url, split_url
 from tvdesk.core.sources.synthetic import SyntheticSource
 
 SYNTHETIC_PREFIX = "synthetic"
@@ -63,6 +63,8 @@ def open_source(
         return WebcamSource(int(spec), policy)
     if spec.startswith("file://"):
         return _open_path(Path(spec.removeprefix("file://")), loop, fps)
+    if "://" in spec:
+        split_url(spec)  # a malformed address is one sentence, not a traceback
     if is_snapshot_url(spec):
         return SnapshotSource(spec, interval, policy)
     if spec.lower().startswith(SNAPSHOT_PREFIX):

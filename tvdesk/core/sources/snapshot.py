@@ -30,7 +30,7 @@ import numpy as np
 from tvdesk.core.sources.base import Frame, SourceError
 from tvdesk.core.sources.image_folder import decode_image
 from tvdesk.core.sources.live import ReconnectingSource, ReconnectPolicy
-from tvdesk.core.sources.stream import mask_url
+from tvdesk.core.sources.stream import mask_url, split_url
 
 SNAPSHOT_PREFIX = "snapshot+"
 SNAPSHOT_SCHEMES = ("http", "https")
@@ -42,7 +42,10 @@ USER_AGENT = "tvdesk-snapshot"
 
 def is_snapshot_url(text: str) -> bool:
     """True for `snapshot+http(s)://...`, and for http(s) URLs whose path ends in .jpg etc."""
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # malformed: `split_url` says how
+        return False
     scheme = parts.scheme.lower()
     if scheme.startswith(SNAPSHOT_PREFIX):
         return scheme.removeprefix(SNAPSHOT_PREFIX) in SNAPSHOT_SCHEMES
@@ -66,7 +69,7 @@ class SnapshotClient:
     """Requests a snapshot URL: basic auth from its userinfo, conditional on the last ETag."""
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
+        parts = split_url(url)
         scheme = parts.scheme.lower().removeprefix(SNAPSHOT_PREFIX)
         self.host = parts.netloc.rpartition("@")[2]  # host[:port], without user:password
         self.url = urlunsplit((scheme, self.host, parts.path, parts.query, ""))

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from tvdesk.config import default_data_dir
+from tvdesk.core.free_space import DiskSpaceError, free_mb, is_disk_full
 from tvdesk.core.store.schema import MIGRATIONS
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 DB_NAME = "tvdesk.db"
 BUSY_TIMEOUT_S = 15.0  # how long a writer waits for another process's transaction
 WAL_RETRY_S = 0.05
+FULL_BELOW_MB = 1.0  # an I/O error with less free than this is a full disk
 
 
 class StoreError(Exception):
@@ -46,17 +48,42 @@ def open_database(path: Path) -> Database:
         migrate(db, path)
     except BaseException as exc:
         db.close()
-        if _is_busy(exc):
-            raise StoreError(
-                f"the database {path} stayed locked by another process for "
-                f"{BUSY_TIMEOUT_S:g} s; try again, or close the program using it"
-            ) from exc
-        if isinstance(exc, sqlite3.DatabaseError):
-            raise StoreError(
-                f"cannot use the database {path} ({exc}); move it aside to start a new one"
-            ) from exc
+        if isinstance(exc, sqlite3.DatabaseError | OSError):
+            raise StoreError(describe_database_error(exc, path)) from exc
         raise
     return db
+
+
+def describe_database_error(exc: BaseException, path: Path) -> str:
+    """What went wrong with the database at `path`, and what to do, in one sentence: a full
+    disk sends the user to free space (the file is fine), damage to move the file aside."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if isinstance(exc, DiskSpaceError):
+        return f"{exc}; the database {path.name} itself is fine"
+    if is_disk_full(exc) or code == sqlite3.SQLITE_FULL or _io_error_on_full_disk(code, path):
+        return (
+            f"the disk holding {path.parent} is full ({exc}): free some space there and try "
+            f"again; the database {path.name} itself is fine"
+        )
+    if _is_busy(exc):
+        return (
+            f"the database {path} stayed locked by another process for {BUSY_TIMEOUT_S:g} s; "
+            "try again, or close the program using it"
+        )
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or isinstance(exc, OSError):
+        return f"cannot write the database {path} ({exc}): check that you can write to that folder"
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return (
+            f"the database {path} is damaged ({exc}): move it aside (tvdesk then starts a new "
+            "one) or put back a backup"
+        )
+    if code == sqlite3.SQLITE_IOERR:
+        return f"cannot read or write the database {path} ({exc}): check the disk"
+    return f"cannot use the database {path} ({exc}); move it aside to start a new one"
+
+
+def _io_error_on_full_disk(code: int, path: Path) -> bool:
+    return code == sqlite3.SQLITE_IOERR and free_mb(path.parent) < FULL_BELOW_MB
 
 
 def _switch_to_wal(db: Database) -> None:
@@ -89,10 +116,11 @@ def immediate(db: Database) -> Iterator[Database]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")  # a full disk fails here, and the transaction would stay open
     except BaseException:
-        db.rollback()
+        if db.conn.in_transaction:
+            db.rollback()
         raise
-    db.execute("COMMIT")
 
 
 def schema_version(db: Database) -> int:

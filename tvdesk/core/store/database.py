@@ -7,6 +7,8 @@ per thread or process. The frame loop never writes through one: it uses a `Store
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.processes import process_alive
 from tvdesk.core.store.cameras import Cameras
 from tvdesk.core.store.connection import (
     StoreError,
@@ -51,8 +54,16 @@ class Store:
         self.close()
 
 
+INTERRUPTED = "interrupted"  # the status of a session whose process died before closing it
+
+
 class Sessions:
-    """Playback sessions, their per-second stats and their sampled detection summaries."""
+    """Playback sessions, their per-second stats and their sampled detection summaries.
+
+    A session records the host and pid that play it; starting a session first marks the
+    "running" sessions of this host whose process is gone (killed, crashed) "interrupted",
+    with the frames their per-second stats counted.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -63,6 +74,7 @@ class Sessions:
         """A new running session of camera `camera_id`; `source` must already be safe to store
         (URLs masked)."""
         with immediate(self.db):
+            self.mark_interrupted()
             return (
                 self.db["sessions"]
                 .insert(
@@ -73,10 +85,43 @@ class Sessions:
                         "started": time.time(),
                         "status": "running",
                         "camera_id": camera_id,
+                        "host": socket.gethostname(),
+                        "pid": os.getpid(),
                     }
                 )
                 .last_pk
             )
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark "interrupted" the running sessions whose process is gone: of this host with a
+        dead pid, or from before sessions had one. Returns their ids."""
+        host = socket.gethostname()
+        rows = self.db.execute(
+            "SELECT id, host, pid FROM sessions WHERE status = 'running'"
+        ).fetchall()
+        gone = [i for i, h, pid in rows if pid is None or (h == host and not process_alive(pid))]
+        with immediate(self.db):
+            for session_id in gone:
+                self._close_interrupted(session_id)
+        return gone
+
+    def _close_interrupted(self, session_id: int) -> None:
+        frames, dropped, last = self.db.execute(
+            "SELECT COALESCE(SUM(frames), 0), COALESCE(SUM(dropped), 0), MAX(second) "
+            "FROM frame_stats WHERE session_id = ?",
+            [session_id],
+        ).fetchone()
+        self.db["sessions"].update(
+            session_id,
+            {
+                "status": INTERRUPTED,
+                "ended": last + 1 if last is not None else None,
+                "frames": frames,
+                "dropped": dropped,
+                "message": "its process ended without closing it (killed, crashed or out of "
+                "disk space); the frames counted are those recorded before",
+            },
+        )
 
     def end(
         self, session_id: int, status: str, frames: int, dropped: int, message: str = ""

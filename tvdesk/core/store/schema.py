@@ -182,9 +182,17 @@ def _v3_cameras(db: Database) -> None:
         )
 
 
+def _v4_session_owner(db: Database) -> None:
+    """The machine and process that play a session, so that a later start can tell the
+    session of a killed run (marked "interrupted") from one that still plays."""
+    db["sessions"].add_column("host", str)
+    db["sessions"].add_column("pid", int)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_drift_decisions,
     _v3_cameras,
+    _v4_session_owner,
 ]
 """Migration i brings a database from version i to i + 1."""

@@ -2,6 +2,8 @@
 
 The frame loop never waits on disk: `insert` only queues. Every `batch_interval_s` the queued
 changes are committed in one transaction, so a killed process loses at most the last batch.
+A write that fails is never only logged: `failure()` says so, and the session recorder stops
+the run with it. Before each batch the disk's free space is checked (`min_free_mb`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from tvdesk.core.store.connection import StoreError, immediate
+from tvdesk.core.free_space import SpaceGuard
+from tvdesk.core.store.connection import StoreError, describe_database_error, immediate
 from tvdesk.core.store.database import Store
 
 logger = logging.getLogger(__name__)
@@ -37,8 +40,10 @@ _STOP = object()
 class StoreWriter:
     """Owns a `Store` on its own thread. `insert` and `call` queue changes; `close` drains them.
 
-    `lost` counts changes dropped because the queue was full or a batch failed; `error` keeps
-    the last write error (it is also logged).
+    `lost` counts changes dropped because the queue was full or a batch failed, `written`
+    those committed; `error` keeps the last write error (it is also logged). With
+    `min_free_mb`, a batch is not written while the disk holds less (a `DiskSpaceError`), and
+    `on_low_space(message)` hears once when it falls below twice that.
     """
 
     def __init__(
@@ -47,11 +52,18 @@ class StoreWriter:
         *,
         batch_interval_s: float = BATCH_INTERVAL_S,
         max_pending: int = MAX_PENDING,
+        min_free_mb: float = 0.0,
+        on_low_space: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self.batch_interval_s = batch_interval_s
         self.lost = 0
+        self.written = 0
         self.error: BaseException | None = None
+        self._first_failure = ""
+        self._min_free_mb = min_free_mb
+        self._on_low_space = on_low_space
+        self._space: SpaceGuard  # made with the connection, on the writer's thread
         self._queue: queue.Queue = queue.Queue(max_pending)
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="tvdesk-store-writer")
@@ -85,6 +97,10 @@ class StoreWriter:
             self._queue.put(_STOP)
             self._thread.join(timeout)
 
+    def failure(self) -> str:
+        """The first lost write as a sentence saying what the database kept; '' if none."""
+        return self._first_failure
+
     def __enter__(self) -> StoreWriter:
         return self.start()
 
@@ -98,15 +114,22 @@ class StoreWriter:
             self.lost += 1
             if self.lost == 1 or self.lost % 1000 == 0:
                 logger.warning("database writer is behind: %d changes dropped so far", self.lost)
+            self._first_failure = self._first_failure or (
+                f"the database {self.path} could not keep up: changes were dropped. It keeps "
+                "what was written before; give the player more CPU or disk speed"
+            )
 
     def _run(self) -> None:
         try:
             store = Store(self.path)
+            space = SpaceGuard(store.path.parent, self._min_free_mb, "the database")
+            space.require()
         except BaseException as exc:
             self.error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
             self._ready.set()
             return
         self._ready.set()
+        self._space = space
         try:
             running = True
             while running:
@@ -138,7 +161,10 @@ class StoreWriter:
 
     def _write(self, store: Store, batch: list[tuple]) -> None:
         """One transaction for the batch; a failing `call` loses only itself (a savepoint)."""
+        lost_before = self.lost
         try:
+            if self._space.check() and self._on_low_space is not None:
+                self._on_low_space(self._space.warning())
             with immediate(store.db):
                 for (kind, table), group in groupby(batch, key=lambda c: c[:2]):
                     if kind == "insert":
@@ -146,6 +172,7 @@ class StoreWriter:
                     else:
                         for _, _, change in group:
                             self._call(store, change)
+            self.written += len(batch) - (self.lost - lost_before)
         except Exception as exc:
             self._lose(store, len(batch), exc)
 
@@ -160,3 +187,7 @@ class StoreWriter:
         self.error = exc
         self.lost += count
         logger.error("could not write %d change(s) to %s: %r", count, store.path, exc)
+        self._first_failure = self._first_failure or (
+            f"a write to the database failed: {describe_database_error(exc, store.path)}. It "
+            f"keeps everything written before ({self.written} changes in this run)"
+        )
