@@ -1,0 +1,138 @@
+"""Stable track ids for detections: ByteTrack's two-stage association, solved with `lap`.
+
+Each frame, every track's box is predicted to the frame's time; detections at or above
+`high_score` are matched to all tracks by IoU (an optimal assignment: `lap.lapjv`, the
+Jonker-Volgenant solver the original ByteTrack uses), then the weaker detections to the
+tracks still unmatched, so a vehicle whose score dips keeps its track. Unmatched strong
+detections start tracks that get an id after `confirm_hits` detections; a track that misses
+frames coasts for `max_lost_s` seconds before it is dropped. Why not a tracker library:
+`trackers` (and `supervision`, which it needs) import SciPy for the assignment, which the
+player leaves out of its installer; see bench/counts.py for the figures.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import lap
+import numpy as np
+
+from tvdesk.core.detections import Detections, box_iou
+from tvdesk.core.tracking.settings import TrackingSettings
+from tvdesk.core.tracking.track_table import UNCONFIRMED, TrackTable
+from tvdesk.core.tracking.tracks import Tracks
+
+logger = logging.getLogger(__name__)
+
+
+def buffered(boxes: np.ndarray, share: float) -> np.ndarray:
+    """Boxes grown by `share` of their width and height on every side."""
+    pad = (boxes[:, 2:] - boxes[:, :2]) * share
+    return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1)
+
+
+def match_by_iou(
+    predicted: np.ndarray, boxes: np.ndarray, min_iou: float, buffer: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The optimal one-to-one pairs (track row, box index) whose IoU, with both boxes grown
+    by `buffer` (C-BIoU's buffered IoU), is at least `min_iou`."""
+    if len(predicted) == 0 or len(boxes) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    iou = box_iou(buffered(predicted, buffer), buffered(boxes, buffer))
+    _, box_of_row, _ = lap.lapjv(1.0 - iou, extend_cost=True, cost_limit=1.0 - min_iou + 1e-9)
+    rows = np.flatnonzero(box_of_row >= 0)
+    cols = box_of_row[rows].astype(np.int64)
+    good = iou[rows, cols] >= min_iou
+    return rows[good], cols[good]
+
+
+class Tracker:
+    """Gives every detection of a stream a stable id; `update` once per detected frame."""
+
+    def __init__(self, settings: TrackingSettings | None = None) -> None:
+        self.settings = settings or TrackingSettings()
+        self._table = TrackTable.empty()
+        self._next_id = 1
+        self._last_t: float | None = None
+
+    def reset(self) -> None:
+        """Forget every track (a new source, a seek); ids go on from where they were."""
+        self._table = TrackTable.empty()
+        self._last_t = None
+
+    def update(self, detections: Detections, t: float) -> Tracks:
+        """Match the detections of the frame at stream time `t` (s) to the tracks."""
+        if self._last_t is not None and t < self._last_t:
+            logger.info(
+                "stream time went back from %.3f to %.3f s: tracks restarted", self._last_t, t
+            )
+            self.reset()
+        self._last_t = t
+        table, s = self._table, self.settings
+        boxes = detections.xyxy.astype(np.float64)
+        rows, cols = self._associate(table.predicted(t), boxes, detections.scores)
+        table.update(rows, boxes[cols], t, s.velocity_smoothing)
+        table.vote(rows, detections.scores[cols], detections.class_ids[cols])
+        new_rows, new_cols = self._start_tracks(detections, boxes, cols, t)
+        self._confirm()
+        rows, cols = np.concatenate([rows, new_rows]), np.concatenate([cols, new_cols])
+        result = self._tracks(detections, rows, cols, t)
+        table.keep(
+            (t - table.seen <= s.max_lost_s) & ((table.ids != UNCONFIRMED) | (table.seen == t))
+        )
+        return result
+
+    def _associate(
+        self, predicted: np.ndarray, boxes: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """ByteTrack's cascade: strong detections against every track, then weak ones against
+        the tracks left over. Returns matched (track rows, detection indices)."""
+        strong = np.flatnonzero(scores >= self.settings.high_score)
+        weak = np.flatnonzero(scores < self.settings.high_score)
+        iou, buffer = self.settings.match_iou, self.settings.match_buffer
+        rows1, cols1 = match_by_iou(predicted, boxes[strong], iou, buffer)
+        left = np.setdiff1d(np.arange(len(predicted)), rows1)
+        rows2, cols2 = match_by_iou(predicted[left], boxes[weak], iou, buffer)
+        rows = np.concatenate([rows1, left[rows2]])
+        cols = np.concatenate([strong[cols1], weak[cols2]])
+        return rows, cols
+
+    def _start_tracks(
+        self, detections: Detections, boxes: np.ndarray, used: np.ndarray, t: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A track for each unmatched detection strong enough; returns (rows, detections)."""
+        fresh = np.ones(len(boxes), bool)
+        fresh[used] = False
+        fresh &= detections.scores >= self.settings.new_track_score
+        cols = np.flatnonzero(fresh)
+        first = len(self._table)
+        self._table.add(boxes[cols], detections.scores[cols], detections.class_ids[cols], t)
+        return np.arange(first, first + len(cols)), cols
+
+    def _confirm(self) -> None:
+        table = self._table
+        ready = np.flatnonzero(
+            (table.ids == UNCONFIRMED) & (table.hits >= self.settings.confirm_hits)
+        )
+        table.ids[ready] = np.arange(self._next_id, self._next_id + len(ready))
+        self._next_id += len(ready)
+
+    def _tracks(
+        self, detections: Detections, rows: np.ndarray, cols: np.ndarray, t: float
+    ) -> Tracks:
+        """The matched detections that belong to confirmed tracks, in detection order."""
+        table = self._table
+        confirmed = table.ids[rows] != UNCONFIRMED
+        rows, cols = rows[confirmed], cols[confirmed]
+        order = np.argsort(cols)
+        rows, cols = rows[order], cols[order]
+        return Tracks(
+            t=t,
+            xyxy=detections.xyxy[cols],
+            ids=table.ids[rows].copy(),
+            class_ids=table.classes()[rows] if len(rows) else np.zeros(0, np.int64),
+            scores=detections.scores[cols],
+            previous_xyxy=table.previous[rows].astype(np.float32),
+            detection_index=cols,
+            names=detections.names,
+        )
