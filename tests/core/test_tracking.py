@@ -130,6 +130,25 @@ def test_a_lone_false_detection_never_gets_an_id():
     assert len(tracker.update(car_at(150, x=500), 0.2)) == 0
 
 
+def drive_lorry(counter: TrafficCounter) -> list:
+    """A lorry driving down across the line, boxed as a truck (0.8) and a bus (0.7)."""
+    frames = []
+    for i in range(12):
+        y = 150 + 10 * i
+        boxes = ((300, y - 80, 380, y), (301, y - 79, 380, y))
+        frames.append(counter.update(boxes_at(*boxes, scores=(0.8, 0.7), classes=(1, 2)), i / FPS))
+    return frames
+
+
+def test_a_lorry_boxed_as_both_bus_and_truck_is_one_track_and_one_count():
+    """The detector's NMS is per class, so one vehicle can come out twice."""
+    frames = drive_lorry(TrafficCounter([ACROSS]))
+    assert max(len(f.tracks) for f in frames) == 1
+    assert frames[-1].totals == {("road", "truck", "in"): 1}
+    keep_both = TrafficCounter([ACROSS], settings=TrackingSettings(duplicate_iou=1.0))
+    assert sum(drive_lorry(keep_both)[-1].totals.values()) == 2, "without the rule: twice"
+
+
 def test_the_class_of_a_track_is_its_vote_not_the_last_frame():
     tracker = Tracker()
     classes = [0, 0, 0, 1, 0, 1]  # a car seen twice as a truck

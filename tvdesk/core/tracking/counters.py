@@ -47,7 +47,6 @@ class LineCounter:
     def __init__(self, line: CountingLine, settings: TrackingSettings) -> None:
         self.line = line
         self.settings = settings
-        self.totals: dict[tuple[str, str], int] = {}  # (class name, direction) -> count
         self._side: dict[int, int] = {}  # track id -> last side seen clear of the band, or 0
         self._seen: dict[int, float] = {}
         self._counted: set[int] = set()
@@ -82,8 +81,6 @@ class LineCounter:
 
     def _count(self, track_id: int, label: str, direction: str, t: float) -> CountEvent:
         self._counted.add(track_id)
-        key = (label, direction)
-        self.totals[key] = self.totals.get(key, 0) + 1
         return CountEvent(self.line.id, track_id, label, direction, t)
 
     def _forget(self, t: float) -> None:

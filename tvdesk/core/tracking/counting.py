@@ -18,7 +18,7 @@ from tvdesk.core.tracking.counters import CountEvent, LineCounter, ZoneCounter, 
 from tvdesk.core.tracking.geometry import CountingLine, Zone
 from tvdesk.core.tracking.minutes import MINUTE_S, CountRow, MinuteCounts
 from tvdesk.core.tracking.settings import TrackingSettings
-from tvdesk.core.tracking.tracker import Tracker
+from tvdesk.core.tracking.tracker import Tracker, TrackSource
 from tvdesk.core.tracking.tracks import Tracks
 
 TotalKey = tuple[str, str, str]  # counter id, class name, direction
@@ -44,12 +44,14 @@ class TrafficCounter:
         zones: Iterable[Zone] = (),
         settings: TrackingSettings | None = None,
         period_s: float = MINUTE_S,
+        tracker: TrackSource | None = None,
     ) -> None:
+        """`tracker` replaces the built-in `Tracker` (bench/counts.py runs a library's)."""
         self.settings = settings or TrackingSettings()
         self.lines = [LineCounter(line, self.settings) for line in lines]
         self.zones = [ZoneCounter(zone, self.settings) for zone in zones]
         _check_unique_ids([c.line.id for c in self.lines] + [c.zone.id for c in self.zones])
-        self.tracker = Tracker(self.settings)
+        self.tracker = tracker or Tracker(self.settings)
         self.minutes = MinuteCounts(period_s)
         self._totals: dict[TotalKey, int] = {}
         self._last: tuple[float, str] = (0.0, "")  # clock and model version of the last frame

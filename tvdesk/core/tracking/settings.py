@@ -43,6 +43,14 @@ class TrackingSettings:
             "detected frame to the next still matches"
         },
     )
+    duplicate_iou: float = field(
+        default=0.7,
+        metadata={
+            "help": "a detection overlapping a higher-scored one of another class by this "
+            "IoU is the same vehicle boxed twice (the detector's NMS is per class: a lorry "
+            "comes out as a bus and a truck) and is left out of tracking; 1 keeps every box"
+        },
+    )
     confirm_hits: int = field(
         default=2,
         metadata={
@@ -82,6 +90,7 @@ class TrackingSettings:
             "new_track_score",
             "match_iou",
             "match_buffer",
+            "duplicate_iou",
             "velocity_smoothing",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:

@@ -1,18 +1,23 @@
 """Stable track ids for detections: ByteTrack's two-stage association, solved with `lap`.
 
-Each frame, every track's box is predicted to the frame's time; detections at or above
-`high_score` are matched to all tracks by IoU (an optimal assignment: `lap.lapjv`, the
+Each frame, every track's box is predicted to the frame's time; a detection that overlaps a
+stronger one of another class is left out (the same vehicle boxed twice); detections at or
+above `high_score` are matched to all tracks by IoU (boxes grown by `match_buffer`, as in
+C-BIoU, so fast vehicles still overlap; an optimal assignment: `lap.lapjv`, the
 Jonker-Volgenant solver the original ByteTrack uses), then the weaker detections to the
 tracks still unmatched, so a vehicle whose score dips keeps its track. Unmatched strong
 detections start tracks that get an id after `confirm_hits` detections; a track that misses
 frames coasts for `max_lost_s` seconds before it is dropped. Why not a tracker library:
-`trackers` (and `supervision`, which it needs) import SciPy for the assignment, which the
-player leaves out of its installer; see bench/counts.py for the figures.
+`trackers` (Roboflow's maintained ByteTrack) needs `supervision` and SciPy's
+`linear_sum_assignment`, which load SciPy, Pillow and requests into the player and add about
+210 MB to its installer part (PyAV, SciPy, Pillow), where `lap` adds 0.9 MB;
+bench/counts.py counts with both on the same detections.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import lap
 import numpy as np
@@ -23,6 +28,14 @@ from tvdesk.core.tracking.track_table import UNCONFIRMED, TrackTable
 from tvdesk.core.tracking.tracks import Tracks
 
 logger = logging.getLogger(__name__)
+
+
+class TrackSource(Protocol):
+    """What counting needs of a tracker: `Tracks` for each detected frame, and a reset."""
+
+    def update(self, detections: Detections, t: float) -> Tracks: ...
+
+    def reset(self) -> None: ...
 
 
 def buffered(boxes: np.ndarray, share: float) -> np.ndarray:
@@ -44,6 +57,16 @@ def match_by_iou(
     cols = box_of_row[rows].astype(np.int64)
     good = iou[rows, cols] >= min_iou
     return rows[good], cols[good]
+
+
+def duplicates(detections: Detections, min_iou: float) -> np.ndarray:
+    """Which detections overlap a higher-scored one by `min_iou` or more: the same vehicle
+    boxed as two classes (a detector's class-aware NMS keeps a lorry as both bus and truck)."""
+    if len(detections) < 2 or min_iou >= 1.0:
+        return np.zeros(len(detections), bool)
+    iou = box_iou(detections.xyxy, detections.xyxy)
+    stronger = detections.scores[None, :] > detections.scores[:, None]  # [i, j]: j beats i
+    return ((iou >= min_iou) & stronger).any(axis=1)
 
 
 class Tracker:
@@ -70,10 +93,11 @@ class Tracker:
         self._last_t = t
         table, s = self._table, self.settings
         boxes = detections.xyxy.astype(np.float64)
-        rows, cols = self._associate(table.predicted(t), boxes, detections.scores)
+        scores = np.where(duplicates(detections, s.duplicate_iou), -1.0, detections.scores)
+        rows, cols = self._associate(table.predicted(t), boxes, scores)
         table.update(rows, boxes[cols], t, s.velocity_smoothing)
         table.vote(rows, detections.scores[cols], detections.class_ids[cols])
-        new_rows, new_cols = self._start_tracks(detections, boxes, cols, t)
+        new_rows, new_cols = self._start_tracks(detections, scores, cols, t)
         self._confirm()
         rows, cols = np.concatenate([rows, new_rows]), np.concatenate([cols, new_cols])
         result = self._tracks(detections, rows, cols, t)
@@ -88,7 +112,7 @@ class Tracker:
         """ByteTrack's cascade: strong detections against every track, then weak ones against
         the tracks left over. Returns matched (track rows, detection indices)."""
         strong = np.flatnonzero(scores >= self.settings.high_score)
-        weak = np.flatnonzero(scores < self.settings.high_score)
+        weak = np.flatnonzero((scores >= 0) & (scores < self.settings.high_score))
         iou, buffer = self.settings.match_iou, self.settings.match_buffer
         rows1, cols1 = match_by_iou(predicted, boxes[strong], iou, buffer)
         left = np.setdiff1d(np.arange(len(predicted)), rows1)
@@ -98,15 +122,15 @@ class Tracker:
         return rows, cols
 
     def _start_tracks(
-        self, detections: Detections, boxes: np.ndarray, used: np.ndarray, t: float
+        self, detections: Detections, scores: np.ndarray, used: np.ndarray, t: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """A track for each unmatched detection strong enough; returns (rows, detections)."""
-        fresh = np.ones(len(boxes), bool)
+        fresh = scores >= self.settings.new_track_score
         fresh[used] = False
-        fresh &= detections.scores >= self.settings.new_track_score
         cols = np.flatnonzero(fresh)
         first = len(self._table)
-        self._table.add(boxes[cols], detections.scores[cols], detections.class_ids[cols], t)
+        boxes = detections.xyxy[cols].astype(np.float64)
+        self._table.add(boxes, detections.scores[cols], detections.class_ids[cols], t)
         return np.arange(first, first + len(cols)), cols
 
     def _confirm(self) -> None:
