@@ -102,6 +102,14 @@ def test_detecting_every_third_frame_keeps_the_ids_of_fast_vehicles():
     assert ids_of(every_frame + sparse) == [1] * 9, "every detected frame after the first"
 
 
+def test_a_new_track_is_found_again_when_only_every_third_frame_is_detected():
+    """45 px between detected frames for a 40x30 box: no velocity yet, and barely any overlap;
+    the track's buffer grows with the time it was unseen (0.3 s), so the boxes still match."""
+    tracker = Tracker()
+    out = [tracker.update(car_at(100 + 15 * i), i / FPS) for i in range(0, 18, 3)]
+    assert ids_of(out) == [1] * 5
+
+
 def test_two_vehicles_side_by_side_keep_their_own_ids():
     tracker = Tracker()
     for i in range(20):

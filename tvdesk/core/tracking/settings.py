@@ -38,9 +38,10 @@ class TrackingSettings:
     match_buffer: float = field(
         default=0.3,
         metadata={
-            "help": "share of its width and height that every box is grown by on each side "
-            "before the IoU (C-BIoU): a fast vehicle whose boxes barely overlap from one "
-            "detected frame to the next still matches"
+            "help": "share of its width and height that both boxes of a track-detection pair "
+            "are grown by on each side before their IoU (C-BIoU), for each 0.1 s since the "
+            "track's last detection (1 to 3 times): fast vehicles, new tracks whose speed is "
+            "not known yet and every k-th frame detection still match"
         },
     )
     duplicate_iou: float = field(

@@ -29,6 +29,9 @@ from tvdesk.core.tracking.tracks import Tracks
 
 logger = logging.getLogger(__name__)
 
+BUFFER_STEP_S = 0.1  # a track's buffer grows by `match_buffer` per 0.1 s unseen (10 fps)
+MAX_BUFFER_STEPS = 3.0
+
 
 class TrackSource(Protocol):
     """What counting needs of a tracker: `Tracks` for each detected frame, and a reset."""
@@ -38,20 +41,30 @@ class TrackSource(Protocol):
     def reset(self) -> None: ...
 
 
-def buffered(boxes: np.ndarray, share: float) -> np.ndarray:
-    """Boxes grown by `share` of their width and height on every side."""
-    pad = (boxes[:, 2:] - boxes[:, :2]) * share
-    return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1)
+def buffered_iou(predicted: np.ndarray, shares: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of every track box (n, 4) with every detection (m, 4), both boxes of a pair grown
+    on each side by the track's share (n,) of their width and height (C-BIoU's buffer)."""
+    pad = (predicted[:, 2:] - predicted[:, :2]) * shares[:, None]
+    a = np.concatenate([predicted[:, :2] - pad, predicted[:, 2:] + pad], axis=1)[:, None, :]
+    pad = shares[:, None, None] * (boxes[:, 2:] - boxes[:, :2])[None, :, :]
+    b = np.concatenate([boxes[None, :, :2] - pad, boxes[None, :, 2:] + pad], axis=2)
+    inter = np.prod(
+        np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None),
+        axis=2,
+    )
+    area_a = np.prod(a[..., 2:] - a[..., :2], axis=2)
+    area_b = np.prod(b[..., 2:] - b[..., :2], axis=2)
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def match_by_iou(
-    predicted: np.ndarray, boxes: np.ndarray, min_iou: float, buffer: float = 0.0
+    predicted: np.ndarray, shares: np.ndarray, boxes: np.ndarray, min_iou: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The optimal one-to-one pairs (track row, box index) whose IoU, with both boxes grown
-    by `buffer` (C-BIoU's buffered IoU), is at least `min_iou`."""
+    """The optimal one-to-one pairs (track row, box index) whose buffered IoU is at least
+    `min_iou` (`lap.lapjv` on 1 - IoU)."""
     if len(predicted) == 0 or len(boxes) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    iou = box_iou(buffered(predicted, buffer), buffered(boxes, buffer))
+    iou = buffered_iou(predicted, shares, boxes)
     _, box_of_row, _ = lap.lapjv(1.0 - iou, extend_cost=True, cost_limit=1.0 - min_iou + 1e-9)
     rows = np.flatnonzero(box_of_row >= 0)
     cols = box_of_row[rows].astype(np.int64)
@@ -94,7 +107,7 @@ class Tracker:
         table, s = self._table, self.settings
         boxes = detections.xyxy.astype(np.float64)
         scores = np.where(duplicates(detections, s.duplicate_iou), -1.0, detections.scores)
-        rows, cols = self._associate(table.predicted(t), boxes, scores)
+        rows, cols = self._associate(table.predicted(t), self._shares(t), boxes, scores)
         table.update(rows, boxes[cols], t, s.velocity_smoothing)
         table.vote(rows, detections.scores[cols], detections.class_ids[cols])
         new_rows, new_cols = self._start_tracks(detections, scores, cols, t)
@@ -106,17 +119,24 @@ class Tracker:
         )
         return result
 
+    def _shares(self, t: float) -> np.ndarray:
+        """Each track's buffer: `match_buffer` for every `BUFFER_STEP_S` since its last
+        detection (at least one, at most `MAX_BUFFER_STEPS`): the longer unseen, the less
+        sure where it is, and a new track's speed is not known yet."""
+        steps = np.clip((t - self._table.seen) / BUFFER_STEP_S, 1.0, MAX_BUFFER_STEPS)
+        return self.settings.match_buffer * steps
+
     def _associate(
-        self, predicted: np.ndarray, boxes: np.ndarray, scores: np.ndarray
+        self, predicted: np.ndarray, shares: np.ndarray, boxes: np.ndarray, scores: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """ByteTrack's cascade: strong detections against every track, then weak ones against
         the tracks left over. Returns matched (track rows, detection indices)."""
         strong = np.flatnonzero(scores >= self.settings.high_score)
         weak = np.flatnonzero((scores >= 0) & (scores < self.settings.high_score))
-        iou, buffer = self.settings.match_iou, self.settings.match_buffer
-        rows1, cols1 = match_by_iou(predicted, boxes[strong], iou, buffer)
+        min_iou = self.settings.match_iou
+        rows1, cols1 = match_by_iou(predicted, shares, boxes[strong], min_iou)
         left = np.setdiff1d(np.arange(len(predicted)), rows1)
-        rows2, cols2 = match_by_iou(predicted[left], boxes[weak], iou, buffer)
+        rows2, cols2 = match_by_iou(predicted[left], shares[left], boxes[weak], min_iou)
         rows = np.concatenate([rows1, left[rows2]])
         cols = np.concatenate([strong[cols1], weak[cols2]])
         return rows, cols

@@ -9,6 +9,7 @@ hidden vehicles count too (the truth is the road's, not what the camera could se
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,6 +42,22 @@ def ground_anchor(camera: RoadCamera, vehicle: Vehicle) -> np.ndarray | None:
     return camera.project(np.array(vehicle.x), np.array(0.0), np.array(vehicle.z))
 
 
+@dataclass(frozen=True)
+class TrueCrossing:
+    """A vehicle that crossed the line: its class, direction and anchor just after (px)."""
+
+    class_name: str
+    direction: str
+    x: float
+    y: float
+
+    def seen_in(self, boxes: np.ndarray, tolerance_px: float = 12.0) -> bool:
+        """Whether one of a frame's labelled boxes (n, 4) stands on this anchor: the vehicle
+        was visible down to the road as it crossed, not hidden or cut by a nearer one."""
+        over = (boxes[:, 0] <= self.x) & (self.x <= boxes[:, 2])
+        return bool((over & (np.abs(boxes[:, 3] - self.y) <= tolerance_px)).any())
+
+
 class TrueLineCounts:
     """Counts the synthetic vehicles that cross `line`, by class and direction."""
 
@@ -50,8 +67,8 @@ class TrueLineCounts:
         self.totals: dict[tuple[str, str], int] = {}  # (class name, direction) -> count
         self._last: dict[Identity, np.ndarray] = {}
 
-    def update(self, vehicles: Iterable[Vehicle]) -> list[tuple[str, str]]:
-        """The (class, direction) of each vehicle that crossed since the last call."""
+    def update(self, vehicles: Iterable[Vehicle]) -> list[TrueCrossing]:
+        """The vehicles that crossed since the last call."""
         crossed, now = [], {}
         for vehicle in vehicles:
             point = ground_anchor(self.camera, vehicle)
@@ -62,7 +79,7 @@ class TrueLineCounts:
             before = self._last.get(key)
             direction = None if before is None else self._crossing(before, point)
             if direction is not None:
-                crossed.append((vehicle.kind, direction))
+                crossed.append(TrueCrossing(vehicle.kind, direction, *map(float, point)))
                 self.totals[(vehicle.kind, direction)] = (
                     self.totals.get((vehicle.kind, direction), 0) + 1
                 )
