@@ -104,7 +104,7 @@ def test_detecting_every_third_frame_keeps_the_ids_of_fast_vehicles():
 
 def test_a_new_track_is_found_again_when_only_every_third_frame_is_detected():
     """45 px between detected frames for a 40x30 box: no velocity yet, and barely any overlap;
-    the track's buffer grows with the time it was unseen (0.3 s), so the boxes still match."""
+    the match buffer grows with the time between detected frames (0.3 s), so they still match."""
     tracker = Tracker()
     out = [tracker.update(car_at(100 + 15 * i), i / FPS) for i in range(0, 18, 3)]
     assert ids_of(out) == [1] * 5

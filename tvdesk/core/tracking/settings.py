@@ -39,9 +39,9 @@ class TrackingSettings:
         default=0.3,
         metadata={
             "help": "share of its width and height that both boxes of a track-detection pair "
-            "are grown by on each side before their IoU (C-BIoU), for each 0.1 s since the "
-            "track's last detection (1 to 3 times): fast vehicles, new tracks whose speed is "
-            "not known yet and every k-th frame detection still match"
+            "are grown by on each side before their IoU (C-BIoU), for each 0.1 s between "
+            "detected frames (1 to 3 times): fast vehicles, new tracks whose speed is not "
+            "known yet, and detecting every k-th frame still match"
         },
     )
     duplicate_iou: float = field(

@@ -2,8 +2,9 @@
 
 Each frame, every track's box is predicted to the frame's time; a detection that overlaps a
 stronger one of another class is left out (the same vehicle boxed twice); detections at or
-above `high_score` are matched to all tracks by IoU (boxes grown by `match_buffer`, as in
-C-BIoU, so fast vehicles still overlap; an optimal assignment: `lap.lapjv`, the
+above `high_score` are matched to all tracks by IoU (boxes grown by `match_buffer`, more
+when frames are detected further apart, as in C-BIoU, so fast vehicles still overlap; an
+optimal assignment: `lap.lapjv`, the
 Jonker-Volgenant solver the original ByteTrack uses), then the weaker detections to the
 tracks still unmatched, so a vehicle whose score dips keeps its track. Unmatched strong
 detections start tracks that get an id after `confirm_hits` detections; a track that misses
@@ -29,7 +30,7 @@ from tvdesk.core.tracking.tracks import Tracks
 
 logger = logging.getLogger(__name__)
 
-BUFFER_STEP_S = 0.1  # a track's buffer grows by `match_buffer` per 0.1 s unseen (10 fps)
+BUFFER_STEP_S = 0.1  # the buffer grows by `match_buffer` per 0.1 s between detected frames
 MAX_BUFFER_STEPS = 3.0
 
 
@@ -103,11 +104,13 @@ class Tracker:
                 "stream time went back from %.3f to %.3f s: tracks restarted", self._last_t, t
             )
             self.reset()
+        gap = BUFFER_STEP_S if self._last_t is None else t - self._last_t
         self._last_t = t
         table, s = self._table, self.settings
         boxes = detections.xyxy.astype(np.float64)
         scores = np.where(duplicates(detections, s.duplicate_iou), -1.0, detections.scores)
-        rows, cols = self._associate(table.predicted(t), self._shares(t), boxes, scores)
+        shares = np.full(len(table), self._buffer(gap))
+        rows, cols = self._associate(table.predicted(t), shares, boxes, scores)
         table.update(rows, boxes[cols], t, s.velocity_smoothing)
         table.vote(rows, detections.scores[cols], detections.class_ids[cols])
         new_rows, new_cols = self._start_tracks(detections, scores, cols, t)
@@ -119,11 +122,11 @@ class Tracker:
         )
         return result
 
-    def _shares(self, t: float) -> np.ndarray:
-        """Each track's buffer: `match_buffer` for every `BUFFER_STEP_S` since its last
-        detection (at least one, at most `MAX_BUFFER_STEPS`): the longer unseen, the less
-        sure where it is, and a new track's speed is not known yet."""
-        steps = np.clip((t - self._table.seen) / BUFFER_STEP_S, 1.0, MAX_BUFFER_STEPS)
+    def _buffer(self, gap: float) -> float:
+        """The match buffer for `gap` seconds since the last detected frame: `match_buffer`
+        for each `BUFFER_STEP_S`, 1 to `MAX_BUFFER_STEPS` times (every k-th frame detected
+        moves boxes k times further, and a new track's speed is not known yet)."""
+        steps = min(max(gap / BUFFER_STEP_S, 1.0), MAX_BUFFER_STEPS)
         return self.settings.match_buffer * steps
 
     def _associate(
