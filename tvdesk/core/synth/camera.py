@@ -144,6 +144,11 @@ class SyntheticCamera:
     def size(self) -> tuple[int, int]:
         return self.renderer.camera.width, self.renderer.camera.height
 
+    @property
+    def traffic(self) -> tuple[Vehicle, ...]:
+        """The vehicles of the frame that the next `read` renders: the world's exact state."""
+        return tuple(self._traffic)
+
     def time_of(self, index: int) -> float:
         return index / self.fps
 
