@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from tvdesk.config import bundled_model_path
-from tvdesk.core.detections import Detections
 from tvdesk.core.detector import OnnxDetector
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.synth import Scenario, Segment, SyntheticCamera
 from tvdesk.core.tracking import CountingLine, Tracker, TrackingSettings, Tracks, TrafficCounter
 from tvdesk.core.tracking.truth import TrueLineCounts

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.tracking.counters import CountEvent, LineCounter, ZoneCounter, ZoneState
 from tvdesk.core.tracking.geometry import CountingLine, Zone
 from tvdesk.core.tracking.minutes import MINUTE_S, CountRow, MinuteCounts

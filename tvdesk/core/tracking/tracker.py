@@ -23,7 +23,7 @@ from typing import Protocol
 import lap
 import numpy as np
 
-from tvdesk.core.detections import Detections, box_iou
+from tvdesk.core.detector.detections import Detections, box_iou
 from tvdesk.core.tracking.settings import TrackingSettings
 from tvdesk.core.tracking.track_table import UNCONFIRMED, TrackTable
 from tvdesk.core.tracking.tracks import Tracks

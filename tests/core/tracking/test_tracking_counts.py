@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tvdesk.core.detections import Detections
+from tvdesk.core.detector.detections import Detections
 from tvdesk.core.tracking import (
     CountEvent,
     CountingLine,
