@@ -187,7 +187,6 @@ class HeadlessDemo:
             drift_config=DriftConfig(baseline_seconds=options.baseline_s),
             poll_s=0.5,
         )
-        started_version = session.slot.current.version
 
         def record(event: LiveEvent) -> None:
             timed = TimedEvent(time.monotonic(), self.timeline.last_stream_time, event)
@@ -197,6 +196,7 @@ class HeadlessDemo:
 
         session.subscribe(record)
         loop = session.play(source, consumers=[self.timeline])
+        started_version = session.registry.version_of(session.camera).version
         loop.start()
         try:
             outcome = self._wait(loop)

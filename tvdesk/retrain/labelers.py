@@ -83,13 +83,7 @@ class TeacherLabeler:
         self.min_score = min_score
 
     def label(self, frames: Sequence[CapturedFrame]) -> list[LabelledImage]:
-        labelled = []
-        for frame in frames:
-            image = cv2.imread(str(frame.image))
-            boxes = self.boxes(image)
-            truth = GroundTruth(boxes.xyxy, boxes.class_ids)
-            labelled.append(LabelledImage(frame.image, tuple(yolo_lines(truth, *frame.size))))
-        return labelled
+        return [LabelledImage(f.image, tuple(teacher_lines(self, f.image))) for f in frames]
 
     def boxes(self, image: np.ndarray) -> Detections:
         """Confident boxes of the enhanced frame, seen whole and as zoomed tiles (small far
@@ -127,6 +121,16 @@ class TeacherLabeler:
         return Detections(
             xyxy[keep].astype(np.float32), scores[keep], plain.class_ids[i][keep], plain.names
         )
+
+
+def teacher_lines(teacher: TeacherLabeler, image_path: Path) -> list[str]:
+    """The teacher's boxes on the image at `image_path`, as YOLO label lines."""
+    image = cv2.imread(str(image_path))
+    if image is None:
+        raise LabelError(f"cannot read {image_path}: the frame is missing or damaged")
+    boxes = teacher.boxes(image)
+    height, width = image.shape[:2]
+    return yolo_lines(GroundTruth(boxes.xyxy, boxes.class_ids), width, height)
 
 
 def view_regions(width: int, height: int) -> list[tuple[int, int, int, int]]:

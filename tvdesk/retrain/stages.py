@@ -24,6 +24,7 @@ from tvdesk.core.session.capture import (
     load_frame,
     stored_indices,
 )
+from tvdesk.retrain.camera_base import camera_base_dataset
 from tvdesk.retrain.context import JobContext, JobStopped, job_frames
 from tvdesk.retrain.dataset import (
     LabelledImage,
@@ -43,6 +44,7 @@ from tvdesk.retrain.labelers import (
     OracleLabeler,
     ReviewLabeler,
     TeacherLabeler,
+    teacher_lines,
 )
 from tvdesk.retrain.relight import (
     BACKGROUND_SAMPLES,
@@ -96,13 +98,32 @@ def select(ctx: JobContext) -> None:
 
 
 def _prepare_replay_set(ctx: JobContext) -> None:
-    """Render the app's base dataset now if the dataset stage will need it: the first job
-    does it while the drifted frames are still coming in, not after."""
-    if ctx.settings.base_data_yaml is None:
-        app_base_dataset(
+    """Make the base dataset now if the dataset stage will need it: the first job does it
+    while the drifted frames are still coming in, not after."""
+    _base_yaml(ctx)
+
+
+def _base_yaml(ctx: JobContext) -> Path:
+    """The base data the job replays against forgetting and the gate measures the loss on:
+    the settings' own set, else the synthetic world's for the synthetic camera, else a real
+    camera's normal frames labelled by the teacher (built once, then reused)."""
+    if ctx.settings.base_data_yaml is not None:
+        return ctx.settings.base_data_yaml
+    camera = ctx.camera()
+    if camera.synthetic:
+        return app_base_dataset(
             ctx.data_dir,
             lambda done, total: _every(ctx, done, total, "rendering the base images for replay"),
         )
+    teacher, version = _teacher(ctx), ctx.active_version()
+    return camera_base_dataset(
+        ctx.data_dir,
+        camera,
+        teacher.detector.names,
+        lambda image: teacher_lines(teacher, image),
+        f"teacher of {version.name} v{version.version}",
+        lambda done, total: _every(ctx, done, total, "labelling the camera's normal frames"),
+    )
 
 
 def _drifted_frames(ctx: JobContext):
@@ -138,7 +159,7 @@ def dataset(ctx: JobContext) -> None:
         for row in json.loads((ctx.workspace / LABELS_FILE).read_text())
     ]
     app_data_repo(ctx.data_dir)
-    base_yaml = ctx.settings.base_data_yaml or app_base_dataset(ctx.data_dir)
+    base_yaml = _base_yaml(ctx)
     folder = retrain_dataset_folder(ctx.data_dir, ctx.id)
     shutil.rmtree(folder, ignore_errors=True)  # a half-written one from an interrupted run
     relight = _relighting(ctx, base_yaml) if ctx.settings.relit > 0 else None
@@ -366,13 +387,17 @@ def _active_detector(ctx: JobContext) -> OnnxDetector:
     return OnnxDetector(active.path, threads=max(1, ctx.settings.threads))
 
 
+def _teacher(ctx: JobContext) -> TeacherLabeler:
+    return TeacherLabeler(_active_detector(ctx))
+
+
 def _labeler(ctx: JobContext) -> Labeler:
     name = ctx.settings.labeler
     if name == "oracle":
         return OracleLabeler()
     if name == "import":
         return ImportLabeler(Path(ctx.settings.import_dir))
-    teacher = TeacherLabeler(_active_detector(ctx))
+    teacher = _teacher(ctx)
     if name == "review":
         return ReviewLabeler(job_review_folder(ctx.data_dir, ctx.job), teacher)
     return teacher

@@ -372,11 +372,10 @@ class LiveSession:
             profile = reference_after_swap(
                 self.store, stream.camera, stream.monitor.profile, version
             )
+            if profile is not None:
+                self._learn(profile, stream.camera)
         except (ProfileError, OSError, ValueError) as exc:
             logger.warning("camera %s keeps its reference: %s", stream.camera.name, exc)
-            return
-        if profile is not None:
-            self._learn(profile, stream.camera)
 
     def _learn(self, profile: ReferenceProfile, camera: Camera) -> None:
         """Test against `profile` from now on, and keep it as a real camera's reference."""
