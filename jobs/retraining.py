@@ -20,7 +20,7 @@ from tvdesk.core.session.events import RetrainPlan
 from tvdesk.core.store import Camera, Store
 from tvdesk.core.store.job import Job
 from tvdesk.retrain.context import request_retrain
-from tvdesk.retrain.plan import retrain_plan
+from tvdesk.retrain.plan import retrain_plan, settings_for
 
 logger = logging.getLogger(__name__)
 WORKER_STOP_S = 30.0
@@ -49,7 +49,10 @@ def approve_retraining(
     data_dir = data_dir or default_data_dir()
     queue = queue or open_queue(data_dir)
     queue.check()
-    job = request_retrain(store, event, capture_dir, settings, camera_id)
+    if camera_id is None and event.id is not None:
+        camera_id = store.drift_events.camera_of(event.id)
+    camera = store.cameras.get(camera_id) if camera_id is not None else None
+    job = request_retrain(store, event, capture_dir, settings_for(camera, settings), camera_id)
     queue.submit_retrain(job.id)
     worker = None
     if start_worker and queue.local and not local_worker_running(data_dir):
@@ -69,8 +72,8 @@ class RetrainApprover:
     queue: JobQueue | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
 
-    def plan(self, frames_available: int | None = None) -> RetrainPlan:
-        return retrain_plan(self.settings, frames_available)
+    def plan(self, camera: Camera | None, frames_available: int | None = None) -> RetrainPlan:
+        return retrain_plan(settings_for(camera, self.settings), frames_available)
 
     def approve(
         self, store: Store, event: DriftEvent, capture_dir: Path, camera: Camera

@@ -74,7 +74,13 @@ class RetrainSettings:
 
     labeler: str = field(default="oracle", metadata={"help": f"one of {', '.join(LABELERS)}"})
     label_budget: int = field(default=200, metadata={"help": "frames chosen for labelling"})
-    import_dir: str = field(default="", metadata={"help": "YOLO folder for the import labeler"})
+    import_dir: str = field(
+        default="",
+        metadata={
+            "help": "a labelling tool's export (YOLO folder, COCO .json or Pascal VOC folder) "
+            "for the import labeler, or for the review labeler to start from"
+        },
+    )
     replay: int = field(
         default=250,
         metadata={
@@ -151,7 +157,9 @@ class RetrainSettings:
                 f"labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}"
             )
         if self.labeler == "import" and not self.import_dir:
-            raise SettingsError("the import labeler needs a YOLO folder: give --import-dir")
+            raise SettingsError(
+                "the import labeler needs a labelling tool's export: give --labels PATH"
+            )
         for name in ("label_budget", "imgsz", "batch"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be 1 or more, got {getattr(self, name)}")

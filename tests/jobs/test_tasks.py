@@ -65,7 +65,7 @@ def test_the_gate_promotes_only_a_real_improvement():
 def test_settings_reject_what_cannot_work():
     with pytest.raises(SettingsError, match="unknown retraining setting"):
         RetrainSettings.from_dict({"epoch": 3})
-    with pytest.raises(SettingsError, match="needs a YOLO folder"):
+    with pytest.raises(SettingsError, match="needs a labelling tool's export"):
         RetrainSettings(labeler="import")
     with pytest.raises(SettingsError, match="labeler must be one of"):
         RetrainSettings(labeler="crowd")

@@ -111,11 +111,15 @@ def test_oracle_refuses_frames_without_truth(tmp_path):
 
 def test_import_and_review_labelers(coco, tmp_path):
     frames = _frames(tmp_path, "day", 2)
-    folder = tmp_path / "yolo"
+    folder = tmp_path / "yolo"  # a tool's YOLO export of the frames, without the images
     folder.mkdir()
-    (folder / f"{frames[1].index:08d}.txt").write_text("2 0.5 0.5 0.2 0.2\n")
-    [imported] = ImportLabeler(folder).label(frames)
-    assert imported.image == frames[1].image and imported.lines == ("2 0.5 0.5 0.2 0.2",)
+    (folder / "classes.txt").write_text("car\nbus\n")
+    (folder / f"{frames[1].image.stem}.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    names = ["car", "truck", "bus", "motorcycle"]
+    [imported] = ImportLabeler(folder, names, frames[0].image.parent).label(frames)
+    assert imported.image == frames[1].image and imported.lines == (
+        "2 0.500000 0.500000 0.200000 0.200000",
+    )  # bus: the export's class 1, the model's 2
 
     review = ReviewLabeler(tmp_path / "review", TeacherLabeler(coco))
     with pytest.raises(ReviewPending):

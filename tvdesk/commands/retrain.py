@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from tvdesk.config import LABELERS, default_data_dir, load_settings
-from tvdesk.core.session.capture import find_capture
+from tvdesk.core.session.capture import export_frames, find_capture
 from tvdesk.core.store import Store, StoreError
 
 WAIT_POLL_S = 1.0
@@ -23,8 +23,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "data. Runs on the job queue.",
     )
     parser.add_argument("--event", type=int, required=True, help="drift event id")
-    parser.add_argument("--labeler", choices=LABELERS, help="who labels (default: oracle)")
-    parser.add_argument("--import-dir", help="YOLO labels folder for --labeler import")
+    parser.add_argument(
+        "--labeler",
+        choices=LABELERS,
+        help="who labels (default: the settings'; the oracle labels only the synthetic "
+        "camera, the teacher labels a real one)",
+    )
+    parser.add_argument(
+        "--labels",
+        "--import-dir",
+        dest="labels",
+        metavar="PATH",
+        help="a labelling tool's export (YOLO folder, COCO .json, Pascal VOC folder) of the "
+        "event's frames; implies --labeler import (or review, to correct them first)",
+    )
+    parser.add_argument(
+        "--export-frames",
+        type=Path,
+        metavar="DIR",
+        help="write the event's captured frames to DIR for labelling (named by frame number, "
+        "as an import expects them), and queue nothing",
+    )
     parser.add_argument("--budget", type=int, help="frames to label (default 200)")
     parser.add_argument(
         "--epochs", type=int, help="fine-tuning epochs (default: as many as --minutes allows)"
@@ -44,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from jobs.retraining import approve_retraining
 
     data_dir = default_data_dir()
+    labeler = args.labeler or ("import" if args.labels else None)
     settings = load_settings().retrain.with_changes(
-        labeler=args.labeler,
-        import_dir=args.import_dir,
+        labeler=labeler,
+        import_dir=str(Path(args.labels).expanduser().resolve()) if args.labels else None,
         label_budget=args.budget,
         epochs=args.epochs,
         train_minutes=args.minutes,
@@ -56,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         if event is None:
             raise StoreError(f"there is no drift event {args.event}: the player lists them")
         capture = args.capture or find_capture(data_dir / "capture", event)
+        if args.export_frames:
+            written = export_frames(capture, event, args.export_frames)
+            print(f"wrote {written} frames of drift event {event.id} to {args.export_frames}")
+            return 0
         approved = approve_retraining(
             store,
             event,

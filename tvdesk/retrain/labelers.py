@@ -3,7 +3,7 @@
 - `oracle`: the synthetic camera's exact ground truth, the simulated annotator of the demo;
 - `teacher`: pseudo-labels from the current model on enhanced frames with test-time
   augmentation (mirror images and zoomed tiles), keeping only confident, agreed boxes;
-- `import`: a YOLO-format folder exported by any annotation tool;
+- `import`: a labelling tool's export (YOLO, COCO JSON or Pascal VOC; `label_import`);
 - `review`: frames wait, with teacher pre-labels, for a person to correct them in the GUI.
 """
 
@@ -25,6 +25,7 @@ from tvdesk.core.synth.dataset import yolo_lines
 from tvdesk.core.synth.render import GroundTruth
 from tvdesk.retrain.dataset import LabelledImage
 from tvdesk.retrain.enhance import enhance
+from tvdesk.retrain.label_import import LabelImportError, read_labels
 
 logger = logging.getLogger(__name__)
 
@@ -177,53 +178,70 @@ def _whole(
 
 
 class ImportLabeler:
-    """Labels from a YOLO folder: `<frame index, 8 digits>.txt` or `<image stem>.txt`."""
+    """Labels from a labelling tool's export (YOLO, COCO or Pascal VOC; `label_import`),
+    matched to the frames by file name (`00001234.jpg`, as tvdesk exports them) and mapped
+    onto the model's class names. Frames the export has no labels for are left out."""
 
     name = "import"
 
-    def __init__(self, folder: Path) -> None:
-        if not folder.is_dir():
-            raise LabelError(
-                f"{folder} is not a folder: give the YOLO labels folder exported "
-                "by your annotation tool"
-            )
-        self.files = {p.stem: p for p in folder.rglob("*.txt")}
+    def __init__(
+        self, export: Path, model_names: Sequence[str], frames_dir: Path | None = None
+    ) -> None:
+        try:
+            self.imported = read_labels(export, model_names, frames_dir)
+        except LabelImportError as exc:
+            raise LabelError(str(exc)) from None
 
     def label(self, frames: Sequence[CapturedFrame]) -> list[LabelledImage]:
-        labelled = []
-        for frame in frames:
-            path = self.files.get(f"{frame.index:08d}") or self.files.get(frame.image.stem)
-            if path is not None:
-                lines = tuple(line for line in path.read_text().splitlines() if line.strip())
-                labelled.append(LabelledImage(frame.image, lines))
+        lines = self.imported.lines
+        labelled = [
+            LabelledImage(frame.image, found)
+            for frame in frames
+            if (found := lines.get(f"{frame.index:08d}", lines.get(frame.image.stem))) is not None
+        ]
         if not labelled:
             raise LabelError(
-                "none of the selected frames has a label file in the import "
-                "folder: name them after the frame index (00001234.txt)"
+                f"none of the {len(lines)} labelled images is one of the {len(frames)} frames "
+                "chosen for this retraining: label the frames tvdesk exported (named after "
+                "their frame number, e.g. 00001234.jpg) and keep their names"
             )
-        logger.info("imported labels for %d of %d frames", len(labelled), len(frames))
+        logger.info(
+            "imported labels for %d of %d frames: %s",
+            len(labelled),
+            len(frames),
+            self.imported.describe(),
+        )
         return labelled
 
 
 class ReviewLabeler:
-    """Writes frames and teacher pre-labels to `folder` for the review dialog, then imports
-    the corrected labels once the dialog has written the DONE marker."""
+    """Writes frames and pre-labels (the teacher's, or imported ones) to `folder` for the
+    review dialog, then takes the corrected labels once the dialog has written DONE."""
 
     name = "review"
 
-    def __init__(self, folder: Path, teacher: TeacherLabeler) -> None:
+    def __init__(self, folder: Path, prelabels: Labeler) -> None:
         self.folder = folder
-        self.teacher = teacher
+        self.prelabels = prelabels
 
     def label(self, frames: Sequence[CapturedFrame]) -> list[LabelledImage]:
-        if (self.folder / REVIEW_DONE).exists():
-            return ImportLabeler(self.folder / "labels").label(frames)
         labels = self.folder / "labels"
+        if (self.folder / REVIEW_DONE).exists():
+            return [
+                LabelledImage(frame.image, _label_lines(labels / f"{frame.index:08d}.txt"))
+                for frame in frames
+                if (labels / f"{frame.index:08d}.txt").exists()
+            ]
         if not labels.is_dir():
-            for item, frame in zip(self.teacher.label(frames), frames, strict=True):
-                text = "".join(f"{line}\n" for line in item.lines)
+            by_image = {item.image: item.lines for item in self.prelabels.label(frames)}
+            for frame in frames:
+                text = "".join(f"{line}\n" for line in by_image.get(frame.image, ()))
                 atomic.write_text(labels / f"{frame.index:08d}.txt", text)
         raise ReviewPending(self.folder, len(frames))
+
+
+def _label_lines(path: Path) -> tuple[str, ...]:
+    return tuple(line for line in path.read_text().splitlines() if line.strip())
 
 
 def _unflip(detections: Detections, width: int) -> Detections:

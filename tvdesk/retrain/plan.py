@@ -1,9 +1,11 @@
-"""How long a retraining will take, in the operator's terms, for the alarm banner's plan."""
+"""What a retraining of a camera will do and how long it will take, in the operator's terms,
+for the alarm banner's plan; and the one rule of who labels a real camera's frames."""
 
 from __future__ import annotations
 
 from tvdesk.config import RetrainSettings
 from tvdesk.core.session.events import RetrainPlan
+from tvdesk.core.store import Camera
 
 # Fine-tuning time per training image and epoch, YOLOv8n at 320 (rectangular 320x192
 # batches, whole model) on one CPU thread of this project's 2-core machines: 45 s an epoch
@@ -12,6 +14,14 @@ SECONDS_PER_IMAGE_EPOCH = 0.17
 # Selection (with its wait for the drifted frames), labelling, dataset, evaluation, export and
 # registration: 116 s in the headless demo.
 SETUP_SECONDS = 120.0
+
+
+def settings_for(camera: Camera | None, settings: RetrainSettings) -> RetrainSettings:
+    """The settings a retraining of `camera` runs with: the oracle (the synthetic world's
+    exact labels) cannot label a real camera, so a real camera's frames go to the teacher."""
+    if camera is not None and not camera.synthetic and settings.labeler == "oracle":
+        return settings.with_changes(labeler="teacher")
+    return settings
 
 
 def retrain_plan(settings: RetrainSettings, frames_available: int | None = None) -> RetrainPlan:

@@ -396,11 +396,16 @@ def _labeler(ctx: JobContext) -> Labeler:
     if name == "oracle":
         return OracleLabeler()
     if name == "import":
-        return ImportLabeler(Path(ctx.settings.import_dir))
-    teacher = _teacher(ctx)
-    if name == "review":
-        return ReviewLabeler(job_review_folder(ctx.data_dir, ctx.job), teacher)
-    return teacher
+        return _importer(ctx)
+    if name == "review":  # imported labels to correct, when there are some; else the teacher's
+        prelabels = _importer(ctx) if ctx.settings.import_dir else _teacher(ctx)
+        return ReviewLabeler(job_review_folder(ctx.data_dir, ctx.job), prelabels)
+    return _teacher(ctx)
+
+
+def _importer(ctx: JobContext) -> ImportLabeler:
+    names = _active_detector(ctx).names
+    return ImportLabeler(Path(ctx.settings.import_dir), names, job_frames(ctx.data_dir, ctx.id))
 
 
 def _every(ctx: JobContext, done: int, total: int, what: str) -> None:

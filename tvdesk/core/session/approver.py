@@ -22,8 +22,8 @@ class Approval(Protocol):
 class Approver(Protocol):
     """Plans and queues the retraining of a camera's drift event."""
 
-    def plan(self, frames_available: int | None = None) -> RetrainPlan:
-        """What approving would start, for the alarm banner."""
+    def plan(self, camera: Camera | None, frames_available: int | None = None) -> RetrainPlan:
+        """What approving a drift event of `camera` would start, for the alarm banner."""
         ...
 
     def approve(

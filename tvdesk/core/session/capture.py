@@ -201,6 +201,16 @@ def event_frames(root: Path, event: DriftEvent) -> list[int]:
     return sorted(wanted & set(stored_indices(root)))
 
 
+def export_frames(root: Path, event: DriftEvent, dest: Path) -> int:
+    """Copy `event`'s captured frames to `dest` as plain JPEGs named by frame number, for a
+    person to label in a labelling tool (an import matches its labels by these names)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    indices = event_frames(root, event)
+    for index in indices:
+        _link_or_copy(root / FRAMES_FOLDER / f"{index:08d}.jpg", dest / f"{index:08d}.jpg")
+    return len(indices)
+
+
 def find_capture(capture_root: Path, event: DriftEvent) -> Path:
     """The capture folder (one per stream under `capture_root`) that pinned `event`."""
     for pins in sorted(capture_root.glob(f"*/{PINS_NAME}")):

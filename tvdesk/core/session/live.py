@@ -215,8 +215,9 @@ class LiveSession:
         self._subscribers.append(callback)
 
     def plan(self, frames_available: int | None = None) -> RetrainPlan | None:
-        """What Approve would start; None when this session cannot queue retrainings."""
-        return self.approver.plan(frames_available) if self.approver else None
+        """What Approve would start for the camera playing; None when this session cannot
+        queue retrainings."""
+        return self.approver.plan(self.camera, frames_available) if self.approver else None
 
     def approve(self, event_id: int) -> JobQueued:
         """Queue the retraining of drift event `event_id` (raises with a sentence if it cannot)."""
