@@ -145,7 +145,7 @@ def panel(qtbot, isolated_home):
 
 
 def test_the_counts_panel_charts_stored_counts_by_class_direction_and_model(panel):
-    assert panel.title.text() == "Camera gate: 15 counted in the last 3 h"
+    assert panel.title.text() == "Camera gate, last 3 h: 10 crossings, 5 zone entries"
     assert set(panel.curves) == {
         ("car", "in"),
         ("car", "out"),

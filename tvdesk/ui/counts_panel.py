@@ -113,6 +113,10 @@ class CountsPanel(QWidget):
         self.rows: list[CountRow] = []
         self.series = MinuteSeries(np.zeros(0), {}, [])
         self.title = QLabel("No camera is playing")
+        self.title.setToolTip(
+            "Counts are stored as each minute ends: the minute in progress shows on the video's "
+            "lines and zones, and here once it is over"
+        )
         self.hours = QComboBox()
         self.hours.addItems([f"last {h} h" for h in HOURS])
         self.hours.setCurrentIndex(HOURS.index(DEFAULT_HOURS))
@@ -123,7 +127,7 @@ class CountsPanel(QWidget):
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
         self.plot.setLabel("left", "vehicles per minute")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize=TITLE_SIZE)
+        self.legend = self.plot.addLegend(offset=(5, 5), labelTextSize=TITLE_SIZE, colCount=4)
         self.curves: dict[SeriesKey, pg.PlotDataItem] = {}
         self.markers: list[pg.InfiniteLine] = []
         self._build()
@@ -204,12 +208,25 @@ class CountsPanel(QWidget):
             pen = pg.mkPen(colour, width=2, style=DIRECTION_STYLES.get(key[1]))
             self.curves[key].setData(series.minutes + MINUTE_S / 2, counts, connect="finite")
             self.curves[key].setPen(pen)
+            self.curves[key].setSymbol("o")  # a minute alone shows too
+            self.curves[key].setSymbolSize(4)
+            self.curves[key].setSymbolBrush(colour)
+            self.curves[key].setSymbolPen(None)
         self._draw_versions(series.versions)
         self.plot.setXRange(self.since, time.time() + MINUTE_S, padding=0.02)
-        total = int(sum(np.nansum(c) for c in series.counts.values()))
-        hours = HOURS[self.hours.currentIndex()]
         if self.camera_id is not None:
-            self.title.setText(f"Camera {self.camera_name}: {total} counted in the last {hours} h")
+            self.title.setText(self._summary())
+
+    def _summary(self) -> str:
+        """'Camera gate, last 3 h: 65 crossings, 15 zone entries'."""
+        sums: dict[str, int] = {}
+        for (_, direction), counts in self.series.counts.items():
+            sums[direction] = sums.get(direction, 0) + int(np.nansum(counts))
+        parts = [f"{sums.get('in', 0) + sums.get('out', 0)} crossings"]
+        if "enter" in sums:
+            parts.append(f"{sums['enter']} zone entries")
+        hours = HOURS[self.hours.currentIndex()]
+        return f"Camera {self.camera_name}, last {hours} h: {', '.join(parts)}"
 
     def _draw_versions(self, versions: list[tuple[float, str]]) -> None:
         """A vertical line, labelled with the version, where each model version began."""
@@ -221,7 +238,7 @@ class CountsPanel(QWidget):
                 angle=90,
                 pen=VERSION_PEN,
                 label=version,
-                labelOpts={"position": 0.92, "color": "#c061cb", "rotateAxis": (1, 0)},
+                labelOpts={"position": 0.95, "color": "#c061cb", "anchors": [(1, 0), (1, 0)]},
             )
             for minute, version in versions
         ]
