@@ -9,6 +9,10 @@ load hits both alike; the ratio loop/detector is the loop's efficiency (target >
 (2) Latency, capture to result, with a live camera faster than the detector: the FrameLoop
 reads it latest-frame-wins; the reference is a plain FIFO queue fed by the same camera for the
 same time, whose latency grows without bound. Both are measured in this run, on this machine.
+(3) Tracking and counting: the player's every-frame fps on the same file with and without the
+camera's counting observer (`CameraCounting`, a line across the road), alternating rounds, the
+observer's ms per frame inside the loop, and its ms per frame at 20 boxes against the
+`TrafficCounter` it wraps alone.
 """
 
 from __future__ import annotations
@@ -29,11 +33,15 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from bench.counts import moving_boxes
 from tvdesk.config import Settings, bundled_model_path
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.session.counting import COUNTS, CameraCounting
 from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.sources import FileSource, Frame, SourceInfo, VideoSource, make_frame
+from tvdesk.core.store import CountingShape
 from tvdesk.core.synth import SyntheticCamera
+from tvdesk.core.tracking import CountingLine, TrafficCounter
 
 SIZE = (1280, 720)
 FRAMES = 120
@@ -64,10 +72,15 @@ def detector_alone(detector: OnnxDetector, frames: list[np.ndarray]) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-def loop_every_frame(detector: OnnxDetector, path: Path) -> float:
+def loop_every_frame(detector: OnnxDetector, path: Path, observers: dict | None = None) -> float:
+    """Frames/s of the every-frame loop on `path` (with `observers`: counting, say)."""
     results: list[FrameResult] = []
     loop = FrameLoop(
-        FileSource(path), DetectorSlot(detector), consumers=[results.append], every_frame=True
+        FileSource(path),
+        DetectorSlot(detector),
+        observers=observers,
+        consumers=[results.append],
+        every_frame=True,
     )
     started = time.perf_counter()
     loop.start()
@@ -183,6 +196,74 @@ def live_fifo_reference(
     return {**latency_summary(samples, camera._index, seconds), "queued_at_end": fifo.qsize()}
 
 
+ROAD = ((120.0, 640.0), (1240.0, 640.0))  # bench.counts' line, on the 1280x720 frame
+SMALL_ROAD = ((60.0, 320.0), (620.0, 320.0))  # ... and on its 640x360 moving boxes
+
+
+class TimedObserver:
+    """An observer's answers, and the ms each took."""
+
+    def __init__(self, observer: CameraCounting) -> None:
+        self.observer = observer
+        self.ms: list[float] = []
+
+    def update(self, frame: np.ndarray, detections, timestamp: float) -> object:
+        began = time.perf_counter()
+        answer = self.observer.update(frame, detections, timestamp)
+        self.ms.append((time.perf_counter() - began) * 1e3)
+        return answer
+
+
+def road_counting(line: tuple) -> CameraCounting:
+    """The counting observer of a camera with one line, its rows thrown away."""
+    shape = CountingShape(1, "line", "road", line)
+    return CameraCounting([shape], lambda rows: None, lambda: "bench")
+
+
+def counting_cost(detector: OnnxDetector, path: Path, rounds: int) -> dict:
+    """The player's fps without and with counting, alternating rounds, and the counting
+    observer's ms per frame in the loop."""
+    without, with_counting, in_loop = [], [], []
+    for r in range(rounds):
+        for counted in (False, True) if r % 2 == 0 else (True, False):
+            observer = TimedObserver(road_counting(ROAD))
+            fps = loop_every_frame(detector, path, {COUNTS: observer} if counted else None)
+            (with_counting if counted else without).append(fps)
+            in_loop += observer.ms
+    return {
+        "rounds": rounds,
+        "player_fps_without": _round(without),
+        "player_fps_with": _round(with_counting),
+        "player_fps_without_median": round(float(np.median(without)), 2),
+        "player_fps_with_median": round(float(np.median(with_counting)), 2),
+        "with_over_without": round(float(np.median(with_counting) / np.median(without)), 3),
+        "observer_ms_median_in_loop": round(float(np.median(in_loop)), 3),
+        "ms_per_frame_at_20_boxes": cost_at_20_boxes(),
+    }
+
+
+def cost_at_20_boxes(frames: int = 3000) -> dict:
+    """ms per frame (after 100) of the player's counting observer at 20 boxes, and of the
+    bare `TrafficCounter` on the same boxes, frame by frame in turn."""
+    observer = road_counting(SMALL_ROAD)
+    bare = TrafficCounter([CountingLine("road", *SMALL_ROAD[0], *SMALL_ROAD[1])])
+    ms: dict[str, list[float]] = {"CameraCounting (the player's)": [], "TrafficCounter alone": []}
+    for i, dets in enumerate(moving_boxes(20, frames)):
+        began = time.perf_counter()
+        observer.update(None, dets, i / 10.0)
+        middle = time.perf_counter()
+        bare.update(dets, i / 10.0)
+        ms["CameraCounting (the player's)"].append((middle - began) * 1e3)
+        ms["TrafficCounter alone"].append((time.perf_counter() - middle) * 1e3)
+    return {
+        name: {
+            "median": round(float(np.median(t[100:])), 3),
+            "p95": round(float(np.percentile(t[100:], 95)), 3),
+        }
+        for name, t in ms.items()
+    }
+
+
 def _round(values: list[float]) -> list[float]:
     return [round(v, 2) for v in values]
 
@@ -226,12 +307,23 @@ def print_table(results: dict) -> None:
         f"  dropped by the loop: {live['dropped']}; left in the FIFO at the end: "
         f"{fifo['queued_at_end']}"
     )
+    print_counting(results["counting"])
     print(
         "\n"
         + "\n".join(
             f"{'PASS' if ok else 'MISS'}  {name}" for name, ok in results["targets"].items()
         )
     )
+
+
+def print_counting(c: dict) -> None:
+    print(f"\ntracking + counting, every-frame player on the same file, {c['rounds']} rounds")
+    print(f"  player fps without counting (median)  {c['player_fps_without_median']:8.2f}")
+    print(f"  player fps with counting (median)     {c['player_fps_with_median']:8.2f}")
+    print(f"  with / without                        {c['with_over_without']:8.3f}")
+    print(f"  counting observer in the loop, ms     {c['observer_ms_median_in_loop']:8.3f}")
+    for name, ms in c["ms_per_frame_at_20_boxes"].items():
+        print(f"  {name} at 20 boxes: median {ms['median']} ms, p95 {ms['p95']} ms")
 
 
 def targets(results: dict) -> dict[str, bool]:
@@ -244,6 +336,10 @@ def targets(results: dict) -> dict[str, bool]:
             "latency_ms_last_third"
         ]
         <= live["latency_ms_first_third"] + period_ms,
+        "counting < 1 ms per frame at 20 boxes": results["counting"]["ms_per_frame_at_20_boxes"][
+            "CameraCounting (the player's)"
+        ]["median"]
+        < 1.0,
     }
 
 
@@ -277,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             "inference_threads": settings.inference_threads,
         }
         results["throughput"] = throughput(detector, video, frames, args.rounds)
+        results["counting"] = counting_cost(detector, video, args.rounds + 1)
     camera_fps = CAMERA_SPEEDUP * results["throughput"]["detector_fps_median"]
     results.update(camera_fps=round(camera_fps, 2), live_seconds=args.seconds)
     results["live"] = live_latest_frame_wins(detector, frames, camera_fps, args.seconds)

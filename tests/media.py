@@ -61,6 +61,22 @@ def write_video(
     return path
 
 
+def write_synthetic_clip(
+    path: Path, seconds: float, fps: float = 10.0, size: tuple[int, int] = (320, 180)
+) -> Path:
+    """`seconds` of the synthetic world by day as an ordinary MJPG video file: to tvdesk, a
+    real camera (it has traffic to detect, count and learn as normal)."""
+    from tvdesk.core.sources import SyntheticSource
+
+    source = SyntheticSource("day", fps=fps, paced=False, size=size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for _ in range(int(seconds * fps)):
+        writer.write(source.read().image)
+    writer.release()
+    source.close()
+    return path
+
+
 def wait_for_rows(
     process: subprocess.Popen, db_path: Path, table: str, rows: int, timeout: float = 60.0
 ) -> int:

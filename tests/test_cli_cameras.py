@@ -9,12 +9,12 @@ from pathlib import Path
 
 import cv2
 import pytest
+from media import write_synthetic_clip
 from test_cli_run import tvdesk
 
 from tvdesk.cli import main
 from tvdesk.core.session.cameras import camera_folder
 from tvdesk.core.session.normal_frames import normal_images
-from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Store, database_path
 
 FPS = 10.0
@@ -23,14 +23,7 @@ FPS = 10.0
 @pytest.fixture(scope="module")
 def day_clip(tmp_path_factory) -> Path:
     """16 s of the synthetic world by day as an ordinary video file: a 'real' camera to tvdesk."""
-    path = tmp_path_factory.mktemp("clips") / "north gate.avi"
-    source = SyntheticSource("day", fps=FPS, paced=False, size=(320, 180))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (320, 180))
-    for _ in range(int(16 * FPS)):
-        writer.write(source.read().image)
-    writer.release()
-    source.close()
-    return path
+    return write_synthetic_clip(tmp_path_factory.mktemp("clips") / "north gate.avi", 16, FPS)
 
 
 def run_json(capsys, *args: str) -> dict:

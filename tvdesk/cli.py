@@ -12,13 +12,25 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tvdesk.commands import cameras, data, demo, gui, jobs, models, retrain, run, train, worker
+from tvdesk.commands import (
+    cameras,
+    counts,
+    data,
+    demo,
+    gui,
+    jobs,
+    models,
+    retrain,
+    run,
+    train,
+    worker,
+)
 from tvdesk.commands.errors import UserError, describe_os_error
 from tvdesk.config import HOME_ENV
 from tvdesk.core.store import database_path
 from tvdesk.core.store.connection import describe_database_error
 
-COMMANDS = (gui, demo, run, cameras, data, train, worker, jobs, retrain, models)
+COMMANDS = (gui, demo, run, cameras, counts, data, train, worker, jobs, retrain, models)
 
 
 def build_parser() -> argparse.ArgumentParser:

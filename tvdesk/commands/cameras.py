@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     for name, helptext, handler in (
         ("show", "one camera in detail", run_show),
-        ("forget", "delete a camera (its sessions and events stay)", run_forget),
+        ("forget", "delete a camera, its counting lines and counts (sessions stay)", run_forget),
         ("relearn", "learn the camera's normal again the next time it plays", run_relearn),
     ):
         action = cameras.add_parser(name, help=helptext)
@@ -88,7 +88,10 @@ def run_forget(args: argparse.Namespace) -> int:
     with Store() as store:
         camera = store.cameras.forget(find_camera(store, args.name).id)
         shutil.rmtree(camera_folder(default_data_dir(), camera), ignore_errors=True)
-        print(f"forgot camera {camera.name} (its sessions and drift events are kept)")
+        print(
+            f"forgot camera {camera.name}, its counting lines, zones and counts (its sessions "
+            "and drift events are kept)"
+        )
     return 0
 
 

@@ -20,7 +20,13 @@ from tvdesk.retrain.dataset import DataVersionError
 from tvdesk.retrain.labelers import LabelError
 from tvdesk.training.offline import TrainingUnavailableError
 
+
+class CommandLineError(Exception):
+    """A value typed on the command line is wrong; the message says which and what to type."""
+
+
 UserError = (
+    CommandLineError,
     SettingsError,
     DataVersionError,
     DatasetError,

@@ -13,8 +13,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tvdesk.commands.run_report import ProgressLine, RunTally, print_summary
+from tvdesk.commands.counts import parse_shape
+from tvdesk.commands.run_report import ProgressLine, RunTally, counting_summary, print_summary
 from tvdesk.config import load_settings
+from tvdesk.core.session import cameras
 from tvdesk.core.session.annotate import CODECS, AnnotatedVideoWriter
 from tvdesk.core.session.frame_loop import FrameLoop, LoopOutcome
 from tvdesk.core.session.live import DRIFT, LiveSession
@@ -29,6 +31,8 @@ from tvdesk.core.sources import (
 )
 from tvdesk.core.sources.image_folder import DEFAULT_FOLDER_FPS
 from tvdesk.core.sources.snapshot import DEFAULT_INTERVAL_S
+from tvdesk.core.store import CountingShape
+from tvdesk.core.store.counting_shape import LINE, ZONE
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=_video_path,
         metavar="VIDEO",
         help=f"write an annotated video ({', '.join(CODECS)})",
+    )
+    parser.add_argument(
+        "--line",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2",
+        help="count the vehicles crossing the line from (x1, y1) to (x2, y2), in frame pixels "
+        "(y down), by class and direction: 'in' is a crossing to the right of the line seen "
+        "from its start (drawn left to right, it counts vehicles moving down the frame as in). "
+        "Stored with the camera as line-1, line-2... (one it has already is not added again) "
+        "and counted whenever the camera plays, in the app too. Repeat for more lines",
+    )
+    parser.add_argument(
+        "--zone",
+        action="append",
+        default=[],
+        metavar="X,Y,X,Y,X,Y...",
+        help="count the vehicles entering and leaving the zone with these corners (3 or more, "
+        "in order, frame pixels) and how long they stay; stored with the camera as zone-1... "
+        "like --line. Repeat for more zones",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--seconds", type=_positive, metavar="S", help="stop after S seconds")
@@ -161,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
     video = None
     try:  # until the loop starts and owns the source, close it on any error
         _check_every_frame(args, source)
+        shapes = _counting_shapes(args, source.info)
         video = _video_writer(args, source.info, settings.min_free_mb)
         session = start_session(settings, source.info, camera=args.camera, model=args.model)
     except BaseException:
@@ -170,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     source.subscribe(events.append)
     try:
-        summary = _play(args, source, session, video)
+        summary = _play(args, source, session, video, shapes)
     finally:
         session.close()
     summary["events"] = [{"kind": e.kind, "message": e.message} for e in events]
@@ -186,6 +211,24 @@ def _check_every_frame(args: argparse.Namespace, source: VideoSource) -> None:
         )
 
 
+def _counting_shapes(args: argparse.Namespace, info: SourceInfo) -> list[CountingShape]:
+    """The --line and --zone values, checked against the frame size when it is known."""
+    given = [(LINE, text) for text in args.line] + [(ZONE, text) for text in args.zone]
+    return [parse_shape(kind, text, info.size) for kind, text in given]
+
+
+def _store_shapes(
+    session: LiveSession, info: SourceInfo, camera: str | None, shapes: list[CountingShape]
+) -> None:
+    """Keep the command line's lines and zones with the camera (before it plays)."""
+    if not shapes:
+        return
+    store = session.store
+    found = cameras.open_camera(store, session.registry, info, session.base_models, camera)
+    for shape in shapes:
+        store.counters.ensure(found.id, shape.kind, shape.points)
+
+
 def _video_writer(
     args: argparse.Namespace, info: SourceInfo, min_free_mb: float
 ) -> AnnotatedVideoWriter | None:
@@ -199,6 +242,7 @@ def _play(
     source: VideoSource,
     session: LiveSession,
     video: AnnotatedVideoWriter | None,
+    shapes: list[CountingShape],
 ) -> dict:
     """Run the camera's loop with the run's consumers; the summary of what it did."""
     info = source.info
@@ -206,10 +250,12 @@ def _play(
     progress = ProgressLine(info.frame_count) if sys.stderr.isatty() else None
     consumers = [c for c in (tally, video, progress) if c is not None]
     try:
+        _store_shapes(session, info, args.camera, shapes)
         loop = session.play(
             source, consumers=consumers, every_frame=args.every_frame, camera=args.camera
         )
     except BaseException:
+        source.close()  # no loop owns it
         if video:
             video.finish(keep=False)
         raise
@@ -233,6 +279,7 @@ def _play(
         **tally.as_dict(),
         "baseline_seconds": session.drift_config.baseline_seconds,
         "drift_reference": reference.source if reference is not None else None,
+        "counting": counting_summary(stream.counting),
         "dropped": outcome.dropped,
         "seconds": round(outcome.seconds, 3),
         "processing_fps": round(tally.frames / outcome.seconds, 2) if outcome.seconds else 0.0,

@@ -7,7 +7,9 @@ import sys
 import time
 from collections import Counter
 
+from tvdesk.commands.counts import classes_text
 from tvdesk.core.drift.event import DriftEvent
+from tvdesk.core.session.counting import CameraCounting, totals_by_counter
 from tvdesk.core.session.frame_loop import FrameResult
 
 PROGRESS_EVERY_S = 0.25
@@ -79,6 +81,21 @@ class RunTally:
         }
 
 
+def counting_summary(counting: CameraCounting) -> list[dict]:
+    """Each line and zone the run counted on, with its counts by class and direction (after
+    the stream's end: the stays still open in a zone are closed)."""
+    by_counter = totals_by_counter(counting.counter.totals)
+    return [
+        {
+            "name": shape.name,
+            "kind": shape.kind,
+            "points": [list(p) for p in shape.points],
+            "counts": by_counter.get(shape.name, {}),
+        }
+        for shape in counting.shapes
+    ]
+
+
 class ProgressLine:
     """A frame consumer that redraws one status line on stderr (use it only on a terminal)."""
 
@@ -135,6 +152,7 @@ def summary_lines(s: dict) -> list[str]:
         f"{s['mean_total_ms']:.1f} ms, worst latency {s['max_latency_ms']:.0f} ms",
         f"detections:  {detections}",
         drift_line(s),
+        *counting_lines(s["counting"]),
         *(f"  alarm at {e['start']:.1f} s: {e['summary']}" for e in s["drift_events"]),
         *(f"note:        {event['message']}" for event in s["events"]),
         f"recorded:    session {s['session_id']} in {s['database']}",
@@ -157,3 +175,17 @@ def drift_line(s: dict) -> str:
         f"{DRIFT_STATES.get(s['drift_state'], s['drift_state'])}; tested against "
         f"{s['drift_reference']}"
     )
+
+
+def counting_lines(counting: list[dict]) -> list[str]:
+    """What the summary says of the lines and zones: each one's counts by class and direction."""
+    if not counting:
+        return ["counting:    no counting lines or zones (--line, --zone, or draw them in the app)"]
+    lines = []
+    for counter in counting:
+        where = " -> ".join(f"({x:g}, {y:g})" for x, y in counter["points"])
+        lines.append(
+            f"{'counting:' if not lines else '':<13}{counter['name']} ({counter['kind']} {where}): "
+            f"{classes_text(counter['counts'])}"
+        )
+    return lines

@@ -1,6 +1,7 @@
 """The main window: video with boxes, playback and detection controls, the drift dashboard,
-the log, menus and status bar; with a live session also the drift banner and the jobs and
-models panels (`SessionView`). Errors are non-blocking notices; the detail goes to the log.
+the log, menus and status bar; with a live session also the drift banner, the jobs, models and
+counts panels and the counting toolbar (`SessionView`). Errors are non-blocking notices; the
+detail goes to the log.
 
 UI state (geometry, recent files, confidence) persists in QSettings; behaviour settings are the
 typed settings file's business.
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from tvdesk.core.detector import SwapEvent
+from tvdesk.core.session.counting import COUNTS
 from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 from tvdesk.core.sources import SourceEvent, SourceInfo
 from tvdesk.core.sources.webcams import find_webcams
@@ -308,7 +310,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model {self.player.slot.current.version}")
         self.dashboard.reset()
         if self.session_view is not None:
-            self.session_view.models.set_camera(camera.id if camera else None)
+            self.session_view.set_camera(camera)
 
     @Slot(object)
     def on_camera_changed(self, camera: Camera | None, info: SourceInfo | None = None) -> None:
@@ -322,7 +324,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:
-        self.video.show_frame(result.frame.image, result.detections)
+        self.video.show_frame(
+            result.frame.image, result.detections, result.observations.get(COUNTS)
+        )
         self.dashboard.add_result(result)
         self.frames_shown += 1
         s = result.stats

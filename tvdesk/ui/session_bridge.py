@@ -4,6 +4,7 @@ and runs the operator's decisions (approve, dismiss, activate, roll back) off th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
@@ -32,6 +33,8 @@ class SessionBridge(QObject):
         model_promoted(ModelPromoted): the registry's active version changed.
         dismissed(int): the operator's dismissal of this drift event was recorded.
         camera_changed(Camera): the playing camera was renamed or learnt its normal.
+        shapes_changed(list): the playing camera's counting lines and zones (CountingShape),
+            after one was added, moved or deleted, or when asked for (`load_shapes`).
         error(str): something failed, or is about to (low disk space); a sentence for the
             operator.
     """
@@ -42,6 +45,7 @@ class SessionBridge(QObject):
     model_promoted = Signal(object)
     dismissed = Signal(int)
     camera_changed = Signal(object)
+    shapes_changed = Signal(object)
     error = Signal(str)
     _arrived = Signal(object)
 
@@ -110,6 +114,44 @@ class SessionBridge(QObject):
             self.session.relearn,
             what="re-learning the camera's normal",
             failed=lambda exc: self.error.emit(f"The camera cannot re-learn now: {exc}"),
+        )
+
+    def load_shapes(self) -> None:
+        run_in_background(
+            self.session.counting_shapes.all,
+            what="reading the camera's counting lines and zones",
+            done=self.shapes_changed.emit,
+            failed=lambda exc: self.error.emit(f"The counting lines could not be read: {exc}"),
+        )
+
+    def add_shape(self, kind: str, points: object) -> None:
+        """Store a new line or zone for the playing camera; a bad one is an `error` notice."""
+        self._change_shapes(
+            lambda: self.session.counting_shapes.add(kind, points), f"The new {kind} was not saved"
+        )
+
+    def move_shape(self, shape_id: int, points: object) -> None:
+        self._change_shapes(
+            lambda: self.session.counting_shapes.move(shape_id, points), "The change was not saved"
+        )
+
+    def delete_shape(self, shape_id: int) -> None:
+        self._change_shapes(
+            lambda: self.session.counting_shapes.delete(shape_id), "It was not deleted"
+        )
+
+    def _change_shapes(self, change: Callable[[], object], failure: str) -> None:
+        """Run `change`, then report the camera's shapes as they are now, changed or not."""
+
+        def failed(exc: Exception) -> None:
+            self.error.emit(f"{failure}: {exc}")
+            self.load_shapes()
+
+        run_in_background(
+            change,
+            what="changing a counting line or zone",
+            done=lambda _: self.load_shapes(),
+            failed=failed,
         )
 
     def rollback(self) -> None:

@@ -1,5 +1,6 @@
-"""The live session's part of the main window: the drift banner, the jobs and models panels,
-the Retraining menu, the label review dialog, and a notice for each thing the session reports.
+"""The live session's part of the main window: the drift banner, the jobs, models and counts
+panels, the Counting toolbar, the Retraining menu, the label review dialog, and a notice for
+each thing the session reports.
 
 It only wires widgets to the `SessionBridge`; the decisions themselves are the session's. The
 window it lives in is a `SessionHost`: the few things it may ask of it, and nothing more.
@@ -12,21 +13,29 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QInputDialog, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QMenu, QToolBar, QWidget
 
 from tvdesk.config import SettingsError, update_settings
 from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted
+from tvdesk.core.store import Camera
 from tvdesk.core.store.job import Job, JobState
 from tvdesk.retrain.review_folder import ReviewFolder
+from tvdesk.ui.counting_view import CountingView
 from tvdesk.ui.drift_banner import DriftBannerWidget
 from tvdesk.ui.jobs_panel import JobsPanel
 from tvdesk.ui.models_panel import ModelsPanel
 from tvdesk.ui.review_dialog import LabelReviewDialog
 from tvdesk.ui.session_bridge import SessionBridge
+from tvdesk.ui.video_widget import VideoWidget
 
 
 class SessionHost(Protocol):
     """What the session's widgets need from the window that holds them."""
+
+    video: VideoWidget
+
+    def addToolBar(self, toolbar: QToolBar) -> None:  # noqa: N802 (QMainWindow's)
+        """Add `toolbar` above the video."""
 
     def insert_banner(self, banner: QWidget) -> None:
         """Put `banner` above the video."""
@@ -67,6 +76,7 @@ class SessionView(QObject):
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.jobs_dock = window.add_dock("Jobs", self.jobs, bottom)
         self.models_dock = window.add_dock("Models", self.models, bottom)
+        self.counting = CountingView(window, bridge)
         self._build_menu()
         self._connect()
 
@@ -112,6 +122,11 @@ class SessionView(QObject):
         self.jobs.error.connect(w.show_error)
         self.models.activate_requested.connect(b.activate)
         self.models.rollback_requested.connect(b.rollback)
+
+    def set_camera(self, camera: Camera | None) -> None:
+        """The playing camera changed: its models, lines, zones and counts."""
+        self.models.set_camera(camera.id if camera else None)
+        self.counting.set_camera(camera)
 
     # -- what the session says ---------------------------------------------------------------
 
@@ -210,3 +225,4 @@ class SessionView(QObject):
     def close(self) -> None:
         self.jobs.close_store()
         self.models.close_store()
+        self.counting.close()

@@ -1,4 +1,6 @@
-"""Shows video frames with their detection boxes, scaled to fit with the aspect ratio kept."""
+"""Shows video frames with their detection boxes (and track ids), scaled to fit with the aspect
+ratio kept; the counting lines and zones over them, drawn and edited with the mouse through a
+`ShapeEditor` (`editor`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,11 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from tvdesk.core.detector.detections import Detections
+from tvdesk.core.session.counting import CountingSnapshot
+from tvdesk.ui.counting_overlay import FrameMapping, paint_draft, paint_shapes, paint_trails
+from tvdesk.ui.shape_editor import OFF, ShapeEditor
+
+PICK_PX = 9.0  # how near (widget px) a click must be to a corner or line to take it
 
 CLASS_COLOURS = ("#33d17a", "#3584e4", "#f6d32d", "#e66100", "#c061cb", "#2ec27e", "#ed333b")
 
@@ -38,27 +45,40 @@ def paint_tag(painter: QPainter, box: QRectF, text: str, colour: QColor, top: fl
 
 
 class VideoWidget(QWidget):
-    """Paints the latest frame and its boxes; holds a reference to the frame it shows."""
+    """Paints the latest frame, its boxes and its counting; holds a reference to the frame it
+    shows. Mouse and keys go to `editor` while one of its modes is on."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 180)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setMouseTracking(True)
         self._frame: np.ndarray | None = None
         self._detections = Detections()
+        self._counting: CountingSnapshot | None = None
         self._placeholder = "No video"
+        self.editor = ShapeEditor(self)
+        self.editor.changed.connect(self.update)
 
     @property
     def detections(self) -> Detections:
         return self._detections
 
-    def show_frame(self, frame: np.ndarray, detections: Detections) -> None:
-        self._frame, self._detections = frame, detections
+    @property
+    def counting(self) -> CountingSnapshot | None:
+        return self._counting
+
+    def show_frame(
+        self, frame: np.ndarray, detections: Detections, counting: CountingSnapshot | None = None
+    ) -> None:
+        self._frame, self._detections, self._counting = frame, detections, counting
         self.update()
 
     def show_message(self, text: str) -> None:
         self._frame, self._detections, self._placeholder = None, Detections(), text
+        self._counting = None
         self.update()
 
     def image_rect(self) -> QRectF:
@@ -80,19 +100,36 @@ class VideoWidget(QWidget):
         target = self.image_rect()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawImage(target, qimage_from_bgr(self._frame))
-        self._paint_boxes(painter, target)
+        mapping = self.mapping()
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, 9.0 * min(1.5, mapping.scale)))
+        painter.setFont(font)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self._paint_counting(painter, mapping)
+        self._paint_boxes(painter, target, mapping.scale)
+        paint_draft(painter, mapping, self.editor.draft)
 
-    def _paint_boxes(self, painter: QPainter, target: QRectF) -> None:
+    def mapping(self) -> FrameMapping:
+        """Frame pixels to widget pixels as the frame is drawn now."""
+        target = self.image_rect()
+        width = self._frame.shape[1] if self._frame is not None else 1
+        return FrameMapping(target, target.width() / width if target.width() else 1.0)
+
+    def _paint_counting(self, painter: QPainter, mapping: FrameMapping) -> None:
+        editing = self.editor.mode != OFF
+        if self._counting is not None:
+            paint_trails(painter, mapping, self._counting, class_colour)
+        paint_shapes(
+            painter, mapping, self.editor.shown(), self._counting, self.editor.selected, editing
+        )
+
+    def _paint_boxes(self, painter: QPainter, target: QRectF, scale: float) -> None:
         d = self._detections
         if not len(d):
             return
-        scale = target.width() / self._frame.shape[1]
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.0, 9.0 * min(1.5, scale)))
-        painter.setFont(font)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        for (x1, y1, x2, y2), score, cid, label in zip(
-            d.xyxy, d.scores, d.class_ids, d.labels(), strict=True
+        ids = self._counting.detection_ids(len(d)) if self._counting else [None] * len(d)
+        for (x1, y1, x2, y2), score, cid, label, track_id in zip(
+            d.xyxy, d.scores, d.class_ids, d.labels(), ids, strict=True
         ):
             colour = class_colour(cid)
             box = QRectF(
@@ -104,4 +141,45 @@ class VideoWidget(QWidget):
             painter.setPen(QPen(colour, 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(box)
-            paint_tag(painter, box, f"{label} {score:.2f}", colour, target.y())
+            tag = f"{label} {score:.2f}" + (f" #{track_id}" if track_id is not None else "")
+            paint_tag(painter, box, tag, colour, target.y())
+
+    # -- the editor's events ---------------------------------------------------------------
+
+    def _editing(self) -> bool:
+        return self.editor.mode != OFF and self._frame is not None
+
+    def _frame_point(self, event) -> tuple[float, float]:
+        """The event's point in frame pixels, kept inside the frame."""
+        x, y = self.mapping().frame_point(event.position())
+        height, width = self._frame.shape[:2]
+        return (min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height)))
+
+    def _tolerance(self) -> float:
+        return PICK_PX / self.mapping().scale
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if not self._editing() or event.button() != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        self.setFocus()
+        self.editor.press(self._frame_point(event), self._tolerance())
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._editing():
+            self.editor.move(self._frame_point(event))
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._editing() and event.button() == Qt.MouseButton.LeftButton:
+            self.editor.release(self._frame_point(event), self._tolerance())
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._editing():
+            self.editor.double_click(self._frame_point(event))
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if not (self.editor.mode != OFF and self.editor.key(Qt.Key(event.key()))):
+            super().keyPressEvent(event)

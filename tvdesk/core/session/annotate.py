@@ -1,4 +1,5 @@
-"""Annotated video for headless runs: each result's boxes, labels and the loop's fps drawn in.
+"""Annotated video for headless runs: each result's boxes, labels (with track ids), counting
+lines and zones with their totals, and the loop's fps drawn in.
 
 The file appears only complete and readable: frames go to a hidden file beside the target,
 which replaces the target only once OpenCV reads it back whole (`PendingVideo`), so neither a
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 
 from tvdesk.core.free_space import DiskSpaceError, SpaceGuard
+from tvdesk.core.session.counting import COUNTS, CountingSnapshot
 from tvdesk.core.session.frame_loop import FrameResult
 from tvdesk.core.session.video_file import PendingVideo, VideoWriteError
 
@@ -23,6 +25,8 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.5
 TEXT_COLOUR = (255, 255, 255)
 BACKGROUND = (0, 0, 0)
+LINE_COLOUR = (111, 190, 255)  # BGR of the GUI's line colour
+ZONE_COLOUR = (234, 160, 98)
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
@@ -33,19 +37,52 @@ def class_colour(class_id: int) -> tuple[int, int, int]:
 
 
 def draw_result(result: FrameResult) -> np.ndarray:
-    """A copy of the frame with every box, its label and score, and the loop's fps."""
+    """A copy of the frame with every box, its label, score and track id, the counting lines
+    and zones with their totals, and the loop's fps."""
     image = result.frame.image.copy()
     detections = result.detections
-    for box, label, score, class_id in zip(
-        detections.xyxy, detections.labels(), detections.scores, detections.class_ids, strict=True
+    counting = result.observations.get(COUNTS)
+    counting = counting if isinstance(counting, CountingSnapshot) else None
+    if counting is not None:
+        _draw_counting(image, counting)
+    ids = counting.detection_ids(len(detections)) if counting else [None] * len(detections)
+    for box, label, score, class_id, track_id in zip(
+        detections.xyxy,
+        detections.labels(),
+        detections.scores,
+        detections.class_ids,
+        ids,
+        strict=True,
     ):
         x1, y1, x2, y2 = np.rint(box).astype(int).tolist()
         colour = class_colour(class_id)
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, BOX_THICKNESS)
-        _label(image, f"{label} {score:.2f}", (x1, y1), colour)
+        tag = f"{label} {score:.2f}" + (f" #{track_id}" if track_id is not None else "")
+        _label(image, tag, (x1, y1), colour)
     status = f"{result.stats.fps:.1f} fps  frame {result.frame.index}  model {result.model_version}"
     _label(image, status, (0, 0), BACKGROUND, below=True)
     return image
+
+
+def _draw_counting(image: np.ndarray, counting: CountingSnapshot) -> None:
+    """Each line with an arrow to its "in" side and its in/out totals; each zone with the
+    tracks in it."""
+    for shape in counting.shapes:
+        points = np.rint(np.array(shape.points)).astype(np.int32)
+        if shape.kind == "zone":
+            cv2.polylines(image, [points], True, ZONE_COLOUR, 2, cv2.LINE_AA)
+            text = f"{shape.name}: {counting.occupancy(shape.name)} inside"
+            _label(image, text, tuple(points.min(axis=0).tolist()), ZONE_COLOUR, below=True)
+            continue
+        (x1, y1), (x2, y2) = shape.points
+        cv2.line(image, tuple(points[0]), tuple(points[1]), LINE_COLOUR, 2, cv2.LINE_AA)
+        middle = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+        normal = np.array([y1 - y2, x2 - x1]) / max(np.hypot(x2 - x1, y2 - y1), 1e-9)
+        tip = tuple(np.rint(middle + 20 * normal).astype(int).tolist())
+        cv2.arrowedLine(image, tuple(np.rint(middle).astype(int).tolist()), tip, LINE_COLOUR, 2)
+        totals = counting.directions(shape.name)
+        text = f"{shape.name} in {totals.get('in', 0)} out {totals.get('out', 0)}"
+        _label(image, text, tuple(points[0].tolist()), LINE_COLOUR, below=True)
 
 
 def _label(

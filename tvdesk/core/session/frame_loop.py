@@ -128,6 +128,7 @@ class FrameLoop:
         self._outcome: LoopOutcome | None = None
         self._rates: deque[float] = deque(maxlen=FPS_WINDOW)
         self.frames = 0
+        self.model_version = ""  # of the model that detected the frame in hand (observers read it)
         self._thread = threading.Thread(
             target=self._run, daemon=True, name=f"tvdesk-frameloop {source.info.name}"
         )
@@ -235,6 +236,7 @@ class FrameLoop:
     def _process(self, frame: Frame) -> None:
         started = time.perf_counter()
         detector = self.slot.current  # once per frame: a swap lands between frames
+        self.model_version = detector.version
         detections = detector.detect(frame.image)
         timings = detector.timings
         observations = {

@@ -4,16 +4,18 @@
 finds or creates the source's camera, puts the camera's model version in the detector slot
 (with the camera's input size and thresholds), and gives the frame loop a drift monitor on the
 camera's reference (`cameras.drift_reference`: the synthetic camera's model profile, or a real
-camera's persisted baseline, learnt and kept the first time it plays), a capture ring and a
-session recorder. When the monitor raises an alarm, the event is saved, its frames are pinned,
-and subscribers hear about it with sample frames and the retraining plan; `approve` hands it
-to the approver, `dismiss` records the decision and can teach the monitor the condition. A
-follower swaps the slot when the camera's active version changes in the store.
+camera's persisted baseline, learnt and kept the first time it plays), the camera's tracking
+and counting on its stored lines and zones (`counting.py`; `counting_shapes` edits them), a
+capture ring and a session recorder. When the monitor raises an alarm, the event is saved,
+its frames are pinned, and subscribers hear about it with sample frames and the retraining
+plan; `approve` hands it to the approver, `dismiss` records the decision and can teach the
+monitor the condition. A follower swaps the slot when the camera's active version changes in
+the store.
 
 Qt-free: the GUI turns the callbacks into signals. Callbacks come from the session's threads.
 It is the one class that ties a camera's parts together, which makes it longer than most
-modules; the parts live beside it (stream.py, cameras.py, learnt_condition.py,
-model_follower.py, start.py).
+modules; the parts live beside it (stream.py, cameras.py, counting.py, counting_shapes.py,
+learnt_condition.py, model_follower.py, start.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from tvdesk.core.registry import Registry
 from tvdesk.core.session import cameras
 from tvdesk.core.session.approver import Approver
 from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.counting import COUNTS, CameraCounting, store_rows
+from tvdesk.core.session.counting_shapes import CountingShapes
 from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
@@ -103,6 +107,7 @@ class LiveSession:
         self._stream: CameraStream | None = None
         self._last_camera: Camera | None = None
         self._events: dict[int, tuple[DriftEvent, Path, Camera]] = {}
+        self.counting_shapes = CountingShapes(self)  # the playing camera's lines and zones
         self._writer = StoreWriter(
             self.db_path,
             min_free_mb=settings.min_free_mb,
@@ -164,7 +169,10 @@ class LiveSession:
         """The frame loop (not started yet) that plays `source` as camera `camera` (default: the
         source's own camera), with the session's drift monitor, capture and recorder, then
         `consumers`. The session hears when the loop ends."""
-        observers, own = self.attach(source.info, camera)
+        loop: FrameLoop | None = None  # made below; it names the model of each frame it counts
+        observers, own = self.attach(
+            source.info, camera, model_version=lambda: loop.model_version if loop else ""
+        )
         loop = FrameLoop(
             source,
             self.slot,
@@ -176,9 +184,13 @@ class LiveSession:
         return loop
 
     def attach(
-        self, info: SourceInfo, camera_name: str | None = None
+        self,
+        info: SourceInfo,
+        camera_name: str | None = None,
+        model_version: Callable[[], str] | None = None,
     ) -> tuple[dict[str, FrameObserver], list[FrameConsumer]]:
-        """The observers and consumers of a camera's frame loop (`play` uses them)."""
+        """The observers and consumers of a camera's frame loop (`play` uses them);
+        `model_version()` names the model of the frame being counted (default: the slot's)."""
         camera = cameras.open_camera(self.store, self.registry, info, self.base_models, camera_name)
         version = self._put_in_slot(camera)
         monitor = DriftMonitor(
@@ -192,19 +204,26 @@ class LiveSession:
         if not camera.synthetic:  # kept while it learns its normal, for its retrainings
             folder = cameras.camera_folder(self.data_dir, camera)
             normal = NormalFrames(folder, self.drift_config.baseline_seconds)
-        stream = CameraStream(info, camera, monitor, capture, recorder, normal)
+        counting = CameraCounting(
+            self.store.counters.of_camera(camera.id),
+            store_rows(self._writer, camera.id),
+            model_version or (lambda: self.slot.current.version),
+        )
+        stream = CameraStream(info, camera, monitor, capture, recorder, counting, normal)
         monitor.on_baseline = lambda profile: self._inbox.put((stream, "baseline", profile))
         with self._lock:
             self._stream, self._last_camera = stream, camera
         self._follower.follow(None if self.model_override else camera.id, camera.model_id)
         consumers = [capture, recorder, *([normal] if normal else [])]
-        return {DRIFT: monitor}, [*consumers, lambda r: self._respond(stream, r)]
+        observers = {DRIFT: monitor, COUNTS: counting}
+        return observers, [*consumers, lambda r: self._respond(stream, r)]
 
     def detach(self, outcome: LoopOutcome) -> None:
         """The camera's loop ended: close its session and capture."""
         with self._lock:
             stream, self._stream = self._stream, None
         if stream is not None:
+            stream.counting.finish()
             stream.recorder.finish(outcome)
             stream.capture.close()
             self._writer.flush()

@@ -1,6 +1,6 @@
-"""One camera playing: its monitor, capture ring and recorder, and the bookkeeping of its drift
-alarms (saved when raised and when they settle, their frames pinned in the capture while they
-hold, so that a retraining has all of them to choose from)."""
+"""One camera playing: its monitor, counting, capture ring and recorder, and the bookkeeping of
+its drift alarms (saved when raised and when they settle, their frames pinned in the capture
+while they hold, so that a retraining has all of them to choose from)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.counting import CameraCounting
 from tvdesk.core.session.normal_frames import NormalFrames
 from tvdesk.core.session.recorder import SessionRecorder
 from tvdesk.core.sources import SourceInfo
@@ -33,6 +34,7 @@ class CameraStream:
     monitor: DriftMonitor
     capture: CaptureBuffer
     recorder: SessionRecorder
+    counting: CameraCounting
     normal: NormalFrames | None = None  # a real camera's normal frames, kept while it learns
     holding: DriftEvent | None = None  # the alarm in progress, as stored
     alarm_frames: list[int] = field(default_factory=list)  # its frames so far

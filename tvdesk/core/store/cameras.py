@@ -69,10 +69,13 @@ class Cameras:
         return self._update(camera_id, detection=json.dumps(detection.as_dict()))
 
     def forget(self, camera_id: int) -> Camera:
-        """Delete the camera's row; its sessions and events stay, no longer linked to it."""
+        """Delete the camera's row, its counting lines and zones and their counts; its sessions
+        and events stay, no longer linked to it."""
         with immediate(self.db):
             camera = self.get(camera_id)
             self.db.execute("UPDATE sessions SET camera_id = NULL WHERE camera_id = ?", [camera_id])
+            self.db.execute("DELETE FROM counts WHERE camera_id = ?", [camera_id])
+            self.db.execute("DELETE FROM counters WHERE camera_id = ?", [camera_id])
             self.db["cameras"].delete(camera_id)
         return camera
 

@@ -25,6 +25,7 @@ from tvdesk.core.store.connection import (
     open_database,
     schema_version,
 )
+from tvdesk.core.store.counts import Counters, Counts
 from tvdesk.core.store.records import Jobs, ModelVersions
 
 
@@ -39,6 +40,8 @@ class Store:
         self.models = ModelVersions(self.db)
         self.jobs = Jobs(self.db)
         self.cameras = Cameras(self.db)
+        self.counters = Counters(self.db)
+        self.counts = Counts(self.db)
 
     @property
     def schema_version(self) -> int:

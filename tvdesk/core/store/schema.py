@@ -189,10 +189,56 @@ def _v4_session_owner(db: Database) -> None:
     db["sessions"].add_column("pid", int)
 
 
+def _v5_counting(db: Database) -> None:
+    """Each camera's counting lines and zones, and the counts they made per minute.
+
+    `counters.points` is a JSON list of [x, y] frame pixels (a line's start and end, a zone's
+    corners in order); `in_side` is a line's direction convention ("right": a crossing to the
+    right of the line, seen from its start, is "in"). A `counts` row is one counter, class and
+    direction over one minute (its start, epoch seconds) by one model version: a model swapped
+    in mid-minute gives that minute a row per version. Rows are only ever added to (a minute
+    that two runs both counted in sums both)."""
+    db["counters"].create(
+        {
+            "id": int,
+            "camera_id": int,
+            "kind": str,
+            "name": str,
+            "points": str,
+            "in_side": str,
+            "created": float,
+            "updated": float,
+        },
+        pk="id",
+        not_null={"camera_id", "kind", "name", "points", "created"},
+        defaults={"in_side": "right"},
+        foreign_keys=[("camera_id", "cameras", "id")],
+    )
+    db["counters"].create_index(["camera_id", "name"], unique=True)
+    db["counts"].create(
+        {
+            "camera_id": int,
+            "counter": str,
+            "class": str,
+            "direction": str,
+            "minute": float,
+            "model_version": str,
+            "count": int,
+            "dwell_s": float,
+        },
+        pk=("camera_id", "counter", "class", "direction", "minute", "model_version"),
+        not_null={"count"},
+        defaults={"dwell_s": 0.0},
+        foreign_keys=[("camera_id", "cameras", "id")],
+    )
+    db["counts"].create_index(["camera_id", "minute"])
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_drift_decisions,
     _v3_cameras,
     _v4_session_owner,
+    _v5_counting,
 ]
 """Migration i brings a database from version i to i + 1."""

@@ -82,6 +82,27 @@ class TrafficCounter:
             tracks, tuple(events), tuple(zones), MappingProxyType(dict(self._totals)), tuple(rows)
         )
 
+    def set_shapes(self, lines: Iterable[CountingLine], zones: Iterable[Zone]) -> None:
+        """Count on `lines` and `zones` from the next frame (an operator edited them): one
+        equal to a line or zone counted so far keeps its state (the side each track was seen
+        on, the stays in a zone); the tracks, the minutes in progress and the totals go on.
+        The stays in a zone that goes are closed (its exits counted now)."""
+        old_lines = {counter.line: counter for counter in self.lines}
+        old_zones = {counter.zone: counter for counter in self.zones}
+        new_lines = [old_lines.get(line) or LineCounter(line, self.settings) for line in lines]
+        new_zones = [
+            old_zones.pop(zone, None) or ZoneCounter(zone, self.settings) for zone in zones
+        ]
+        _check_unique_ids([c.line.id for c in new_lines] + [c.zone.id for c in new_zones])
+        exits = [e for counter in old_zones.values() for e in counter.close(math.inf)]
+        self._record(exits, *self._last)
+        self.lines, self.zones = new_lines, new_zones
+
+    @property
+    def totals(self) -> Mapping[TotalKey, int]:
+        """The running totals so far (a copy), the exits `flush` closed included."""
+        return MappingProxyType(dict(self._totals))
+
     def flush(self) -> list[CountRow]:
         """Close every dwell (at the last frame's clock) and hand over every row left: call
         it when the stream ends."""
