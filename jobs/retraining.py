@@ -76,13 +76,22 @@ class RetrainApprover:
         return retrain_plan(settings_for(camera, self.settings), frames_available)
 
     def approve(
-        self, store: Store, event: DriftEvent, capture_dir: Path, camera: Camera
+        self,
+        store: Store,
+        event: DriftEvent,
+        capture_dir: Path,
+        camera: Camera,
+        labels: str | None = None,
     ) -> Approved:
+        settings = self.settings
+        if labels:
+            labeler = "review" if settings.labeler == "review" else "import"
+            settings = settings.with_changes(labeler=labeler, import_dir=labels)
         approved = approve_retraining(
             store,
             event,
             capture_dir,
-            self.settings,
+            settings,
             camera_id=camera.id,
             queue=self.queue,
             start_worker=self.start_worker,

@@ -92,3 +92,21 @@ def test_a_failed_decision_can_be_tried_again(banner, alarm):
     assert not banner.dismiss_button.isEnabled()
     banner.enable_decision()
     assert banner.approve_button.isEnabled() and banner.dismiss_button.isEnabled()
+
+
+def test_approve_with_labels_sends_the_chosen_export(qtbot, banner, alarm, tmp_path, monkeypatch):
+    """The file dialog (a modal the test cannot drive) answers with a COCO file, then with a
+    YOLO export's data.yaml: the export is the file, then its folder."""
+    from tvdesk.ui import drift_banner
+
+    answers = [(str(tmp_path / "coco.json"), ""), (str(tmp_path / "yolo" / "data.yaml"), "")]
+    monkeypatch.setattr(drift_banner.QFileDialog, "getOpenFileName", lambda *a, **k: answers.pop(0))
+    banner.show_alarm(alarm)
+    with qtbot.waitSignal(banner.approve_with_labels_requested) as sent:
+        banner.labels_button.click()
+    assert sent.args == [EVENT.id, str(tmp_path / "coco.json")]
+    assert not banner.approve_button.isEnabled() and "labels in" in banner.plan.text()
+    banner.enable_decision()
+    with qtbot.waitSignal(banner.approve_with_labels_requested) as sent:
+        banner.labels_button.click()
+    assert sent.args == [EVENT.id, str(tmp_path / "yolo")]

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -39,10 +40,12 @@ class DriftBannerWidget(QFrame):
 
     Signals:
         approve_requested(int): the operator approved the retraining of this drift event.
+        approve_with_labels_requested(int, str): approved it with a labelling tool's export.
         dismiss_requested(int, bool): dismissed this event; True: as an expected condition.
     """
 
     approve_requested = Signal(int)
+    approve_with_labels_requested = Signal(int, str)
     dismiss_requested = Signal(int, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -60,12 +63,18 @@ class DriftBannerWidget(QFrame):
         self.thumbnails: list[QLabel] = []
         self.approve_button = QPushButton("&Approve retraining")
         self.approve_button.setDefault(True)
+        self.labels_button = QPushButton("Approve with my &labels…")
+        self.labels_button.setToolTip(
+            "Retrain on labels from a labelling tool (YOLO, COCO JSON or Pascal VOC export of "
+            "this alarm's frames, exported with `tvdesk retrain --export-frames`)"
+        )
         self.dismiss_button = QPushButton("&Dismiss")
         self.expected_button = QPushButton("Dismiss, this is &expected here")
         self.expected_button.setToolTip(
             "The drift monitor learns this condition as normal and stops alarming on it"
         )
         self.approve_button.clicked.connect(self.on_approve_clicked)
+        self.labels_button.clicked.connect(self.on_approve_with_labels_clicked)
         self.dismiss_button.clicked.connect(lambda: self._dismiss(False))
         self.expected_button.clicked.connect(lambda: self._dismiss(True))
         self._hide_timer = QTimer(self, singleShot=True, interval=HIDE_AFTER_QUEUED_MS)
@@ -76,7 +85,7 @@ class DriftBannerWidget(QFrame):
     def _build(self) -> None:
         buttons = QHBoxLayout()
         buttons.addWidget(self.plan, 1)
-        for button in (self.approve_button, self.dismiss_button, self.expected_button):
+        for button in self._decisions():
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 6)
@@ -98,7 +107,8 @@ class DriftBannerWidget(QFrame):
         self.title.setText(f"Drift detected at {clock} (stream time {event.start:.0f} s)")
         self.summary.setText(event.summary or "The input no longer looks like the training data.")
         self.drivers.setText(describe_drivers(event.drivers))
-        self.plan.setText(f"<b>Retraining plan:</b> {alarm.plan.describe()}")
+        plan = alarm.plan.describe() if alarm.plan else "this session cannot retrain"
+        self.plan.setText(f"<b>Retraining plan:</b> {plan}")
         self._set_buttons(True)
         self._show_samples(alarm.samples)
         self.show()
@@ -134,6 +144,22 @@ class DriftBannerWidget(QFrame):
             self.plan.setText("Queuing the retraining…")
             self.approve_requested.emit(self.event_id)
 
+    @Slot()
+    def on_approve_with_labels_clicked(self) -> None:
+        if self.event_id is None:
+            return
+        name, _ = QFileDialog.getOpenFileName(
+            self,
+            "A labelling tool's export of this alarm's frames",
+            "",
+            "Label exports (*.json *.yaml *.yml *.txt *.xml);;All files (*)",
+        )
+        if name:
+            export = Path(name) if name.lower().endswith(".json") else Path(name).parent
+            self._set_buttons(False)
+            self.plan.setText(f"Queuing the retraining on the labels in {export}…")
+            self.approve_with_labels_requested.emit(self.event_id, str(export))
+
     def _dismiss(self, expected: bool) -> None:
         if self.event_id is not None:
             self._set_buttons(False)
@@ -144,8 +170,11 @@ class DriftBannerWidget(QFrame):
         self._set_buttons(True)
 
     def _set_buttons(self, enabled: bool) -> None:
-        for button in (self.approve_button, self.dismiss_button, self.expected_button):
+        for button in self._decisions():
             button.setEnabled(enabled)
+
+    def _decisions(self) -> tuple[QPushButton, ...]:
+        return (self.approve_button, self.labels_button, self.dismiss_button, self.expected_button)
 
     # -- sample frames ---------------------------------------------------------------------
 

@@ -77,10 +77,11 @@ class SessionBridge(QObject):
 
     # -- the operator's decisions, off the GUI thread ----------------------------------------
 
-    def approve(self, event_id: int) -> None:
-        """Queue the retraining; `job_queued` or `error` says how it went."""
+    def approve(self, event_id: int, labels: str = "") -> None:
+        """Queue the retraining (on `labels`, a labelling tool's export, when given);
+        `job_queued` or `error` says how it went."""
         run_in_background(
-            lambda: self.session.approve(event_id),
+            lambda: self.session.approve(event_id, labels=labels or None),
             what=f"approving the retraining of drift event {event_id}",
             failed=lambda exc: self.error.emit(f"The retraining could not be queued: {exc}"),
         )

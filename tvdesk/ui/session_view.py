@@ -115,6 +115,7 @@ class SessionView(QObject):
         b.dismissed.connect(banner.on_dismissed)
         b.error.connect(self.on_error)
         banner.approve_requested.connect(b.approve)
+        banner.approve_with_labels_requested.connect(b.approve)
         banner.dismiss_requested.connect(b.dismiss)
         self.jobs.job_finished.connect(self.on_job_finished)
         self.jobs.review_requested.connect(self.open_review)

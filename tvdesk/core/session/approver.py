@@ -27,7 +27,13 @@ class Approver(Protocol):
         ...
 
     def approve(
-        self, store: Store, event: DriftEvent, capture_dir: Path, camera: Camera
+        self,
+        store: Store,
+        event: DriftEvent,
+        capture_dir: Path,
+        camera: Camera,
+        labels: str | None = None,
     ) -> Approval:
-        """Record and queue the job; raises with a sentence when it cannot."""
+        """Record and queue the job (labelled from `labels`, a labelling tool's export, when
+        given); raises with a sentence when it cannot."""
         ...

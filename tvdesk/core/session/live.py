@@ -238,12 +238,13 @@ class LiveSession:
         queue retrainings."""
         return self.approver.plan(self.camera, frames_available) if self.approver else None
 
-    def approve(self, event_id: int) -> JobQueued:
-        """Queue the retraining of drift event `event_id` (raises with a sentence if it cannot)."""
+    def approve(self, event_id: int, labels: str | None = None) -> JobQueued:
+        """Queue the retraining of drift event `event_id`, on `labels` (a labelling tool's
+        export) when given; raises with a sentence if it cannot."""
         if self.approver is None:
             raise RuntimeError("this session cannot queue retrainings (no approver given)")
         event, capture_dir, camera = self._event(event_id)
-        approved = self.approver.approve(self.store, event, capture_dir, camera)
+        approved = self.approver.approve(self.store, event, capture_dir, camera, labels)
         self.store.drift_events.decide(event_id, "approved")
         queued = JobQueued(approved.job, approved.queue)
         self._publish(queued)
