@@ -1,0 +1,1 @@
+"""Retraining logic: selection, labelers, dataset, relighting, stages, gate."""
