@@ -7,7 +7,7 @@ same model at 640 in one pass, each test-time augmentation alone, and the teache
 defaults (`TeacherSettings()`). mAP50 and mAP50-95 are over the 6 traffic classes present
 (`tvdesk.training.accuracy`: Ultralytics' matching and `ap_per_class`). Kept P/R: the boxes
 scored `keep_score` or more, matched at IoU 0.5 to a label of the same class. ms: the median
-time per frame, every contender timed on the same frame one after the other (so a busy
+time per frame on the first 30 images, the contenders taking turns over 3 rounds (so a busy
 neighbour on the machine slows them alike), and its ratio to the student's. A second table
 darkens every image to night exposure: the student, the teacher without and with its lifted
 pass. Prints the tables and writes the JSON.
@@ -86,8 +86,14 @@ def tta_variants() -> dict[str, TeacherSettings]:
 
 
 def single_pass(model: Path, size: int, threads: int) -> Contender:
-    """The model at one input size with Ultralytics' validation thresholds, traffic classes."""
-    detector = OnnxDetector(model, conf=VAL_CONF, iou=VAL_IOU, imgsz=size, threads=threads)
+    """The model at one input size with Ultralytics' validation thresholds, traffic classes.
+
+    Its pool threads sleep between frames, as the teacher's do (`EnsembleTeacher`): a pool
+    that spins takes CPU from whatever runs next, and on this shared machine that skewed the
+    times of all the contenders."""
+    detector = OnnxDetector(
+        model, conf=VAL_CONF, iou=VAL_IOU, imgsz=size, threads=threads, spin=False
+    )
     detector.set_thresholds(
         classes=[i for i, name in enumerate(detector.names) if name in TRAFFIC_CLASSES]
     )
@@ -141,13 +147,13 @@ def accuracy_row(
 
 
 def median_ms(contenders: dict[str, Contender], frames: Sequence[np.ndarray]) -> dict[str, float]:
-    """Each contender's median ms per frame, all timed on each frame in turn, several rounds."""
+    """Each contender's median ms per frame: in each round, each contender runs on every frame
+    in turn (a busy neighbour on the machine slows them alike over the rounds)."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for contender in contenders.values():
-        contender.detect(frames[0])  # warm-up
     for _ in range(TIMED_ROUNDS):
-        for frame in frames:
-            for name, contender in contenders.items():
+        for name, contender in contenders.items():
+            contender.detect(frames[0])  # the session's threads wake up
+            for frame in frames:
                 began = time.perf_counter()
                 contender.detect(frame)
                 times[name].append((time.perf_counter() - began) * 1e3)
