@@ -13,7 +13,17 @@ import pytest
 from tvdesk.config import project_root
 
 ROOT = project_root()
-TRAINING_MODULES = ("ultralytics", "torch", "torchvision")
+# The training stack, and what only the worker's labelers use (ensemble-boxes loads numba and
+# llvmlite; supervision reads labelling tools' exports).
+TRAINING_MODULES = (
+    "ultralytics",
+    "torch",
+    "torchvision",
+    "ensemble_boxes",
+    "numba",
+    "llvmlite",
+    "supervision",
+)
 NOT_BUNDLED_WITH_PLAYER = ("scipy",)  # packaging/tvdesk.spec: NOT_IN_PLAYER
 # Everything the player (GUI and `tvdesk run`) imports; training code lives in tvdesk.training.
 PLAYER_PACKAGES = ("tvdesk.core", "tvdesk.ui", "tvdesk.commands")
