@@ -1,13 +1,14 @@
-"""The teacher labeler on real night footage: how many frames and boxes it labels.
+"""The teacher on the real night clip: what a retraining of a night camera would be labelled with.
 
     .venv/bin/python -m bench.teacher_labels [--video PATH] [--model PATH] [--step 30]
-        [--out bench/results/teacher_labels.json] [--png docs/teacher-night.png]
+        [--out bench/results/teacher_labels.json] [--sheet build/teacher-night.png]
 
-Every `step`-th frame of the video is pseudo-labelled by `TeacherLabeler` (night gamma lift,
-whole frame + zoomed tiles, each view checked against its mirror, confident boxes only). The
-reference, measured in the same run on the same frames, is the plain detector on the raw
-frame, at each of the same score floors. The PNG shows the 4 frames with the most teacher
-boxes at the lowest floor, drawn on the gamma-lifted frame (the raw frames are nearly black).
+Every `step`-th frame of the clip is seen by the student (the traffic model as a real camera
+runs it: 480 px, the player's confidence) and by the teacher (`EnsembleTeacher`: 640 and 800
+px, mirrored, the dark frame lifted, views fused; confident boxes only, doubtful frames
+flagged), in the same run. The contact sheet (the 4 frames with the most teacher boxes, drawn
+on the lifted frame) is written under build/: the night clip is internal-only footage, so its
+images never go into the repository.
 """
 
 from __future__ import annotations
@@ -21,19 +22,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tvdesk.config import project_root
+from tvdesk.config import project_root, traffic_model_path
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.session.annotate import class_colour
-from tvdesk.retrain.enhance import enhance
-from tvdesk.retrain.labelers import TEACHER_MIN_SCORE, TeacherLabeler
+from tvdesk.retrain.teacher import EnsembleTeacher, lift
 
 REALDATA = project_root().parent / "shared" / "realdata"
 DEFAULT_VIDEO = REALDATA / "videos" / "dashcam_night_tmo.mp4"
-DEFAULT_MODEL = REALDATA / "models" / "yolov8n_int8_320.onnx"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "teacher_labels.json"
-DEFAULT_PNG = project_root() / "docs" / "teacher-night.png"
-DETECTOR_CONF = 0.05  # the teacher decides on the mirrored mean score, not on this
-MIN_SCORES = (0.25, 0.35, TEACHER_MIN_SCORE)  # the PNG shows the first
+DEFAULT_SHEET = project_root() / "build" / "teacher-night.png"
+STUDENT_SIZE, STUDENT_CONF = 480, 0.25  # a real camera's defaults
+VEHICLES = ("car", "motorcycle", "bus", "truck")
 
 
 def read_frames(video: Path, step: int) -> list[tuple[int, np.ndarray]]:
@@ -51,96 +50,74 @@ def read_frames(video: Path, step: int) -> list[tuple[int, np.ndarray]]:
 
 
 def sheet(picked: list[tuple[int, np.ndarray, object]]) -> np.ndarray:
+    """A 2x2 grid of lifted frames with the teacher's boxes drawn on them."""
     tiles = []
     for index, image, boxes in picked:
-        view = enhance(image)
-        for (x1, y1, x2, y2), label, score, cls in zip(
-            boxes.xyxy.astype(int), boxes.labels(), boxes.scores, boxes.class_ids, strict=True
+        view = lift(image)
+        for (x1, y1, x2, y2), label, cls in zip(
+            boxes.xyxy.astype(int), boxes.labels(), boxes.class_ids, strict=True
         ):
-            colour = class_colour(int(cls))
-            cv2.rectangle(view, (x1, y1), (x2, y2), colour, 2)
-            cv2.putText(
-                view,
-                f"{label} {score:.2f}",
-                (x1, max(12, y1 - 4)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.45,
-                colour,
-                1,
-                cv2.LINE_AA,
-            )
+            cv2.rectangle(view, (x1, y1), (x2, y2), class_colour(int(cls)), 2)
+            cv2.putText(view, label, (x1, max(12, y1 - 4)), 0, 0.45, class_colour(int(cls)), 1)
         cv2.putText(
-            view,
-            f"frame {index}: {len(boxes)} teacher boxes",
-            (8, 22),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
+            view, f"frame {index}: {len(boxes)} teacher boxes", (8, 22), 0, 0.6, (255, 255, 255), 1
         )
         tiles.append(view)
-    rows = [np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)]
-    return np.vstack(rows)
+    while len(tiles) % 2:
+        tiles.append(np.zeros_like(tiles[0]))
+    return np.vstack([np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)])
 
 
-def tally(per_frame: list) -> dict:
-    counts: dict[str, int] = {}
-    for boxes in per_frame:
-        for name, n in boxes.counts_by_name().items():
-            counts[name] = counts.get(name, 0) + n
-    return {
-        "frames_with_labels": sum(len(b) > 0 for b in per_frame),
-        "boxes": sum(len(b) for b in per_frame),
-        "by_class": counts,
-    }
+def vehicles(boxes) -> int:
+    return sum(n for name, n in boxes.counts_by_name().items() if name in VEHICLES)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, default=traffic_model_path())
     parser.add_argument("--step", type=int, default=30)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--png", type=Path, default=DEFAULT_PNG)
+    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET)
     args = parser.parse_args()
-    detector = OnnxDetector(args.model, conf=DETECTOR_CONF, threads=1)
-    # Greedy NMS keeps a box only for higher-scored ones, so labelling once with no score floor
-    # and cutting afterwards gives exactly what a teacher with each floor would give.
-    teacher = TeacherLabeler(detector, min_score=0.0)
+    student = OnnxDetector(args.model, conf=STUDENT_CONF, imgsz=STUDENT_SIZE, threads=1)
+    teacher = EnsembleTeacher(args.model)
     frames = read_frames(args.video, args.step)
-    started = time.perf_counter()
-    labelled = [(index, image, teacher.boxes(image)) for index, image in frames]
-    seconds = (time.perf_counter() - started) / max(1, len(frames))
-    plain = [detector.detect(image) for _, image in frames]
+    taught, seconds = [], 0.0
+    for index, image in frames:
+        started = time.perf_counter()
+        labels = teacher.label(image)
+        seconds += time.perf_counter() - started
+        taught.append((index, image, labels))
+    seen = [student.detect(image) for _, image in frames]
     result = {
         "video": args.video.name,
         "model": args.model.name,
         "frames": len(frames),
         "step": args.step,
-        "teacher_seconds_per_frame": round(seconds, 2),
-        "floors": {},
+        "student": {
+            "input": STUDENT_SIZE,
+            "conf": STUDENT_CONF,
+            "vehicles_per_frame": round(sum(map(vehicles, seen)) / len(frames), 3),
+            "frames_with_vehicles": sum(vehicles(b) > 0 for b in seen),
+        },
+        "teacher": {
+            "kept_vehicles_per_frame": round(
+                sum(vehicles(t.boxes) for *_, t in taught) / len(frames), 3
+            ),
+            "frames_with_vehicles": sum(vehicles(t.boxes) > 0 for *_, t in taught),
+            "doubtful_frames": sum(t.doubtful for *_, t in taught),
+            "lifted_frames": sum(t.lifted for *_, t in taught),
+            "seconds_per_frame": round(seconds / len(frames), 3),
+        },
     }
-    print(
-        f"{'min score':>9}  {'teacher frames':>14} {'boxes':>6}  {'plain frames':>12} {'boxes':>6}"
-    )
-    for floor in MIN_SCORES:
-        ours = tally([b.select(b.scores >= floor) for *_, b in labelled])
-        reference = tally([p.select(p.scores >= floor) for p in plain])
-        result["floors"][str(floor)] = {"teacher": ours, "plain_detector_reference": reference}
-        print(
-            f"{floor:>9.2f}  {ours['frames_with_labels']:>8}/{len(frames):<5} "
-            f"{ours['boxes']:>6}  {reference['frames_with_labels']:>6}/{len(frames):<5} "
-            f"{reference['boxes']:>6}   teacher by class: {ours['by_class']}"
-        )
-    print(f"teacher: {seconds:.2f} s per frame (12 inferences: 6 views and their mirrors)")
+    print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    shown = [(i, image, b.select(b.scores >= MIN_SCORES[0])) for i, image, b in labelled]
-    picked = sorted(shown, key=lambda item: -len(item[2]))[:4]
-    args.png.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.png), sheet(sorted(picked, key=lambda item: item[0])))
-    print(f"wrote {args.out} and {args.png} (boxes scored >= {MIN_SCORES[0]})")
+    picked = sorted(taught, key=lambda item: -len(item[2].boxes))[:4]
+    args.sheet.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.sheet), sheet([(i, im, t.boxes) for i, im, t in sorted(picked)]))
+    print(f"wrote {args.out} and {args.sheet} (internal footage: keep it out of the repo)")
     return 0
 
 

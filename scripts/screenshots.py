@@ -155,10 +155,10 @@ def after_swap(window) -> None:
 def review(window, home: Path) -> None:
     """The review dialog on the alarm's frames where the teacher (the active model) finds the
     most vehicles, as a `review` labeler would have prepared them."""
-    from tvdesk.core.detector import OnnxDetector
     from tvdesk.core.session.capture import load_frame, stored_indices
     from tvdesk.retrain.labelers import ReviewLabeler, ReviewPending, TeacherLabeler
     from tvdesk.retrain.review_folder import ReviewFolder
+    from tvdesk.retrain.teacher import EnsembleTeacher
     from tvdesk.ui.review_dialog import LabelReviewDialog
 
     window.player.close_source()  # the capture folder holds still from here on
@@ -166,7 +166,7 @@ def review(window, home: Path) -> None:
     capture = pins.parent
     pinned = {i for pin in json.loads(pins.read_text()) for i in pin["frames"]}
     indices = sorted(pinned & set(stored_indices(capture)))
-    teacher = TeacherLabeler(OnnxDetector(window.player.slot.current.path, threads=1))
+    teacher = TeacherLabeler(EnsembleTeacher(window.player.slot.current.path), keep_doubtful=True)
     step = max(1, len(indices) // REVIEW_CANDIDATES)
     candidates = [load_frame(capture, i) for i in indices[::step]]
     found = {f.index: len(teacher.boxes(cv2.imread(str(f.image)))) for f in candidates}

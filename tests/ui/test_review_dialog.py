@@ -9,11 +9,11 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from ui_support import capture_frames
 
-from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.session.capture import load_frame, stored_indices
 from tvdesk.core.synth.dataset import CLASS_NAMES
 from tvdesk.retrain.labelers import ReviewLabeler, ReviewPending, TeacherLabeler
 from tvdesk.retrain.review_folder import ReviewBox, ReviewFolder
+from tvdesk.retrain.teacher import EnsembleTeacher, TeacherSettings
 from tvdesk.ui.review_canvas import BoxCanvasWidget
 from tvdesk.ui.review_dialog import LabelReviewDialog
 
@@ -30,7 +30,8 @@ def test_review_edited_from_the_keyboard_feeds_the_labeler(
     qtbot, tmp_path, captured, bundled_model
 ):
     frames = [load_frame(captured, i) for i in stored_indices(captured)[:2]]
-    labeler = ReviewLabeler(tmp_path / "review", TeacherLabeler(OnnxDetector(bundled_model)))
+    teacher = EnsembleTeacher(bundled_model, TeacherSettings(sizes=(320,), mirror=False))
+    labeler = ReviewLabeler(tmp_path / "review", TeacherLabeler(teacher, keep_doubtful=True))
     with pytest.raises(ReviewPending):
         labeler.label(frames)
     folder = ReviewFolder(tmp_path / "review", captured)

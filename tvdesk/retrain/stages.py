@@ -55,6 +55,7 @@ from tvdesk.retrain.relight import (
 )
 from tvdesk.retrain.review_folder import job_review_folder
 from tvdesk.retrain.selection import select_frames
+from tvdesk.retrain.teacher import EnsembleTeacher, TeacherSettings
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ SELECTION_FILE, LABELS_FILE = "selection.json", "labels.json"
 CANDIDATES_PER_LABEL = 2  # frames the selection chooses from, per frame it labels
 COLLECT_WAIT_S = 90.0  # the longest a job waits for a holding alarm's frames to be captured
 COLLECT_POLL_S = 2.0
+DOUBTS_KEPT = 20  # doubtful frames the job's result lists, with the teacher's reasons
 # A time-budgeted fine-tune plans this many epochs until the first one is timed.
 EPOCHS_BEFORE_TIMING = 10
 # Blends of the fine-tune with the active model's weights that the evaluation tries, in
@@ -119,7 +121,7 @@ def _base_yaml(ctx: JobContext) -> Path:
     return camera_base_dataset(
         ctx.data_dir,
         camera,
-        teacher.detector.names,
+        teacher.teacher.names,
         lambda image: teacher_lines(teacher, image),
         f"teacher of {version.name} v{version.version}",
         lambda done, total: _every(ctx, done, total, "labelling the camera's normal frames"),
@@ -146,11 +148,18 @@ def label(ctx: JobContext) -> None:
     rows = json.loads((ctx.workspace / SELECTION_FILE).read_text())
     own = job_frames(ctx.data_dir, ctx.id)
     frames = [load_frame(own, row["index"]) for row in rows]
-    labelled = _labeler(ctx).label(frames)
+    labeler = _labeler(ctx)
+    labelled = labeler.label(frames)
     (ctx.workspace / LABELS_FILE).write_text(
         json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
     )
-    ctx.remember(labelled=len(labelled), boxes=sum(len(item.lines) for item in labelled))
+    doubtful = getattr(labeler, "doubtful", [])  # the teacher's frames left out, with why
+    ctx.remember(
+        labelled=len(labelled),
+        boxes=sum(len(item.lines) for item in labelled),
+        doubtful=len(doubtful),
+        doubts=[{"frame": i, "why": list(why)} for i, why in doubtful[:DOUBTS_KEPT]],
+    )
 
 
 def dataset(ctx: JobContext) -> None:
@@ -387,8 +396,12 @@ def _active_detector(ctx: JobContext) -> OnnxDetector:
     return OnnxDetector(active.path, threads=max(1, ctx.settings.threads))
 
 
-def _teacher(ctx: JobContext) -> TeacherLabeler:
-    return TeacherLabeler(_active_detector(ctx))
+def _teacher(ctx: JobContext, keep_doubtful: bool = False) -> TeacherLabeler:
+    """The camera's version run the expensive way (one thread per view, like the training:
+    the player keeps the other core)."""
+    settings = TeacherSettings(threads=max(1, ctx.settings.threads))
+    teacher = EnsembleTeacher(ctx.active_version().path, settings)
+    return TeacherLabeler(teacher, keep_doubtful)
 
 
 def _labeler(ctx: JobContext) -> Labeler:
@@ -398,7 +411,7 @@ def _labeler(ctx: JobContext) -> Labeler:
     if name == "import":
         return _importer(ctx)
     if name == "review":  # imported labels to correct, when there are some; else the teacher's
-        prelabels = _importer(ctx) if ctx.settings.import_dir else _teacher(ctx)
+        prelabels = _importer(ctx) if ctx.settings.import_dir else _teacher(ctx, True)
         return ReviewLabeler(job_review_folder(ctx.data_dir, ctx.job), prelabels)
     return _teacher(ctx)
 
