@@ -168,9 +168,17 @@ class HeadlessDemo:
     `settings` give the demo's data folder and models; `approver` queues its retraining (the
     caller stops the workers it started)."""
 
-    def __init__(self, options: DemoOptions, settings: Settings, approver: Approver | None) -> None:
+    def __init__(
+        self,
+        options: DemoOptions,
+        settings: Settings,
+        approver: Approver | None,
+        source: VideoSource | None = None,
+    ) -> None:
+        """`source` plays instead of the demo's own (the real-weather benchmark's stream)."""
         self.options = options
         self.settings = settings
+        self.given_source = source
         self.data_dir = settings.data_dir
         self.approver = approver
         self.timeline = Timeline()
@@ -220,7 +228,7 @@ class HeadlessDemo:
         return run
 
     def _source(self) -> VideoSource:
-        return demo_source(self.options)
+        return self.given_source or demo_source(self.options)
 
     def _wait(self, loop: FrameLoop) -> str:
         """Until the source ends, the new model has been shown long enough, the job ended
@@ -242,7 +250,9 @@ class HeadlessDemo:
                     return "job ended without a new model"
                 if now - approved_at > options.max_job_s:
                     return "job took too long"
-            elif not options.videos and stream_t > options.night_complete_s + options.no_approval_s:
+            elif stream_t > options.night_complete_s + options.no_approval_s and not (
+                options.videos or self.given_source
+            ):
                 return "no approval"
         return outcome.reason
 
