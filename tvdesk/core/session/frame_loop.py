@@ -6,6 +6,7 @@ the benchmark and the tests run the very same loop headless.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -113,9 +114,13 @@ class FrameLoop:
         observers: Mapping[str, FrameObserver] | None = None,
         consumers: Sequence[FrameConsumer] = (),
         every_frame: bool = False,
+        turn: Callable[[], contextlib.AbstractContextManager] | None = None,
     ) -> None:
+        """`turn`: what to hold while a frame is detected (a `DetectionEngine`'s turn when
+        several cameras share the CPU); default: nothing."""
         self.source = source
         self.slot = slot
+        self._turn = turn or contextlib.nullcontext
         self.observers = dict(observers or {})
         self.consumers = list(consumers)
         self._feed: FrameFeed = feed_for(source, every_frame)
@@ -237,7 +242,8 @@ class FrameLoop:
         started = time.perf_counter()
         detector = self.slot.current  # once per frame: a swap lands between frames
         self.model_version = detector.version
-        detections = detector.detect(frame.image)
+        with self._turn():
+            detections = detector.detect(frame.image)
         timings = detector.timings
         observations = {
             name: observer.update(frame.image, detections, frame.timestamp)

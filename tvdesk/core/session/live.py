@@ -38,6 +38,7 @@ from tvdesk.core.session.approver import Approver
 from tvdesk.core.session.capture import CaptureBuffer
 from tvdesk.core.session.counting import COUNTS, CameraCounting, store_rows
 from tvdesk.core.session.counting_shapes import CountingShapes
+from tvdesk.core.session.engine import DetectionEngine
 from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
@@ -91,8 +92,10 @@ class LiveSession:
         drift_config: DriftConfig | None = None,
         poll_s: float = 1.0,
         model_override: bool = False,
+        engine: DetectionEngine | None = None,
     ) -> None:
         self.slot = slot
+        self.engine = engine  # shared with the other cameras playing at once, if any
         self.settings = settings
         self.data_dir = settings.data_dir
         self.db_path = database_path(self.data_dir)
@@ -106,6 +109,7 @@ class LiveSession:
         self._lock = threading.RLock()
         self._stream: CameraStream | None = None
         self._last_camera: Camera | None = None
+        self._last_stream: CameraStream | None = None
         self._events: dict[int, tuple[DriftEvent, Path, Camera]] = {}
         self.counting_shapes = CountingShapes(self)  # the playing camera's lines and zones
         self._writer = StoreWriter(
@@ -143,6 +147,11 @@ class LiveSession:
         return self._stream
 
     @property
+    def last_stream(self) -> CameraStream | None:
+        """The camera playing now, else the last one that played (for its summary)."""
+        return self._stream or self._last_stream
+
+    @property
     def camera(self) -> Camera | None:
         """The camera playing now, else the last one that played (what the operator sees)."""
         stream = self._stream
@@ -173,12 +182,14 @@ class LiveSession:
         observers, own = self.attach(
             source.info, camera, model_version=lambda: loop.model_version if loop else ""
         )
+        key = f"camera {self._stream.camera.id}"
         loop = FrameLoop(
             source,
             self.slot,
             observers=observers,
             consumers=[*own, *consumers],
             every_frame=every_frame,
+            turn=(lambda: self.engine.turn(key)) if self.engine else None,
         )
         loop.on_finished(self.detach)
         return loop
@@ -212,7 +223,7 @@ class LiveSession:
         stream = CameraStream(info, camera, monitor, capture, recorder, counting, normal)
         monitor.on_baseline = lambda profile: self._inbox.put((stream, "baseline", profile))
         with self._lock:
-            self._stream, self._last_camera = stream, camera
+            self._stream, self._last_stream, self._last_camera = stream, stream, camera
         self._follower.follow(None if self.model_override else camera.id, camera.model_id)
         consumers = [capture, recorder, *([normal] if normal else [])]
         observers = {DRIFT: monitor, COUNTS: counting}
