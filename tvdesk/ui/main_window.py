@@ -109,10 +109,8 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(label)
 
     def _build_docks(self, bridge: SessionBridge | None, log_file: Path | None) -> None:
-        session = bridge.session if bridge is not None else None
-
-        def profile():
-            monitor = session.monitor if session is not None else None
+        def profile():  # of the camera in focus
+            monitor = self.player.session.monitor
             return monitor.profile if monitor is not None else None
 
         self.dashboard = DriftDashboardWidget(profile)
@@ -197,20 +195,45 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About tvdesk", self.on_about)
 
     def _connect(self) -> None:
-        p, c = self.player, self.controls
-        p.result_ready.connect(self.on_result)
-        p.source_opened.connect(self.on_source_opened)
-        p.finished.connect(self.on_loop_finished)
-        p.swapped.connect(self.on_swapped)
-        p.source_event.connect(self.on_source_event)
-        p.error.connect(self.show_error)
+        c = self.controls
         c.play_pause_clicked.connect(self.on_play_pause)
         c.step_clicked.connect(self.on_step)
-        c.seek_requested.connect(p.seek)
+        c.seek_requested.connect(lambda index: self.player.seek(index))
         c.confidence_changed.connect(self.on_confidence_changed)
-        c.classes_changed.connect(p.set_class_filter)
+        c.classes_changed.connect(lambda ids: self.player.set_class_filter(ids))
+        self.watch(self.player, self.session_view.bridge if self.session_view else None)
+
+    def watch(self, player: PlayerController, bridge: SessionBridge | None) -> None:
+        """Hear `player` (and its session's `bridge`): what it says shows when it is the
+        camera in focus; its errors show always, named."""
+        player.result_ready.connect(self.on_result)
+        player.source_opened.connect(self.on_source_opened)
+        player.finished.connect(self.on_loop_finished)
+        player.swapped.connect(self.on_swapped)
+        player.source_event.connect(self.on_source_event)
+        player.error.connect(self.on_player_error)
+        if bridge is not None:
+            bridge.camera_changed.connect(self.on_camera_changed)
+            if self.session_view is not None and bridge is not self.session_view.bridge:
+                self.session_view.watch(bridge)
+
+    def focus(self, player: PlayerController, bridge: SessionBridge) -> None:
+        """Show the camera of `player` in full: its video, controls, drift, models, counts."""
+        self.player = player
         if self.session_view is not None:
-            self.session_view.bridge.camera_changed.connect(self.on_camera_changed)
+            self.session_view.focus(bridge)
+        self.dashboard.reset()
+        self.video.show_message("waiting for the next frame…")
+        if player.info is not None:
+            self.on_camera_changed(player.session.camera, player.info)
+            self.controls.set_source(player.info.frame_count, player.info.fps, player.info.seekable)
+        self.controls.set_class_names(player.slot.current.names)
+        self.model_label.setText(f"model {player.slot.current.version}")
+
+    def _focused(self) -> bool:
+        """Whether the signal in hand comes from the camera in focus."""
+        sender = self.sender()
+        return sender is None or sender is self.player
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -299,6 +322,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_source_opened(self, info: SourceInfo) -> None:
+        if not self._focused():
+            return
         camera = self.player.session.camera
         self.on_camera_changed(camera, info)
         self.controls.set_source(info.frame_count, info.fps, info.seekable)
@@ -324,6 +349,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:
+        if not self._focused():
+            return
         self.video.show_frame(
             result.frame.image, result.detections, result.observations.get(COUNTS)
         )
@@ -340,6 +367,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_loop_finished(self, outcome: LoopOutcome) -> None:
+        if not self._focused():
+            return
         if outcome.reason == "failed":
             self.show_error(f"Playback stopped: {outcome.error}")
         elif outcome.reason == "ended":
@@ -348,6 +377,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_source_event(self, event: SourceEvent) -> None:
+        if not self._focused():
+            return
         if event.kind == "disconnected":
             self.show_error(event.message)
         else:
@@ -355,6 +386,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_swapped(self, event: SwapEvent) -> None:
+        if not self._focused():
+            return
         if event.accepted:
             self.controls.set_class_names(self.player.slot.current.names)
             self.show_info(
@@ -365,6 +398,14 @@ class MainWindow(QMainWindow):
                 f"Model {event.new_version} was not loaded: {event.reason}. "
                 f"Model {event.old_version} keeps running."
             )
+
+    @Slot(str)
+    def on_player_error(self, message: str) -> None:
+        sender = self.sender()
+        if isinstance(sender, PlayerController) and sender is not self.player:
+            camera = sender.session.camera
+            message = f"Camera {camera.name}: {message}" if camera else message
+        self.show_error(message)
 
     @Slot(str)
     def show_error(self, message: str) -> None:
