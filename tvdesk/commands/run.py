@@ -230,6 +230,7 @@ def _play(
         "fps": info.fps,
         "size": list(info.size) if info.size else None,
         "model": str(session.slot.current.path),
+        "precision": session.slot.current.precision,
         **tally.as_dict(),
         "baseline_seconds": session.drift_config.baseline_seconds,
         "drift_reference": reference.source if reference is not None else None,
