@@ -155,3 +155,18 @@ def test_an_int8_copy_that_does_not_run_here_means_fp32(version, isolated_home, 
     (measured,) = read_choices(isolated_home).values()
     assert measured["choice"] == "fp32" and "not an ONNX model" in measured["reason"]
     assert "cannot run here" in caplog.text
+
+
+@vnni
+def test_an_unreadable_or_unwritable_choices_file_costs_a_measurement_not_a_start(
+    version, isolated_home, tmp_path, caplog
+):
+    (isolated_home / CHOICES_FILE).write_text("{not json")
+    with caplog.at_level(logging.WARNING):
+        assert runtime_model(version, 480, isolated_home) == int8_path(version)
+    assert "measuring again" in caplog.text and len(read_choices(isolated_home)) == 1
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    with caplog.at_level(logging.WARNING):
+        assert runtime_model(version, 480, not_a_folder) == int8_path(version)
+    assert "will be timed again next time" in caplog.text

@@ -3,7 +3,7 @@
 The int8 copy when it passed its gate at the input size the camera runs (`int8_copy`), the CPU
 has the int8 dot-product instructions the copy was made for, and it measures faster here;
 the fp32 model otherwise. Both are timed once per machine, model and input size, on a low
-priority thread (like a swap's checks), in alternating rounds on real-sized frames, and the
+priority thread (like a swap's checks), in back-to-back pairs on a real-sized frame, and the
 answer is kept in `runtime_choice.json` in the data folder, keyed by the CPU model, ONNX
 Runtime's version, the threads, the input size and both files' checksums: a change of any of
 them measures again.
@@ -11,6 +11,7 @@ them measures again.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -32,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 CHOICES_FILE = "runtime_choice.json"
 MAX_INT8_RATIO = 0.95  # int8 runs when it takes at most this share of fp32's time
-FRAME_HW = (720, 1280)  # the frames timed when the stream's size is not known yet
-FRAMES, ROUNDS, WARM_UP = 2, 4, 1  # each round runs every frame once per model
+FRAME_HW = (720, 1280)  # the frame size timed when the stream's is not known yet
+PAIRS = 12  # fp32 and int8 inferences timed back to back (about 0.6 s at 480 on one thread)
 # x86 CPU flags of an int8 dot product without saturation: the copy's uint8 x int8 products
 # (ONNX Runtime's advice for CPUs without them is 7-bit weights, which the gate never saw).
 INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}
@@ -62,10 +63,9 @@ def runtime_model(
     key = choice_key(cpu, version_path, int8, imgsz, threads)
     choices = read_choices(data_dir)
     choice = choices.get(key)
-    if choice is None:
+    if not isinstance(choice, dict) or choice.get("choice") not in ("int8", "fp32"):
         choice = measure_off_thread(version_path, int8, imgsz, threads, frame_hw or FRAME_HW)
-        choices[key] = choice
-        atomic.write_text(data_dir / CHOICES_FILE, json.dumps(choices, indent=2) + "\n")
+        remember(data_dir, choices | {key: choice})
     logger.info(
         "%s runs %s on this CPU (int8 %.1f ms, fp32 %.1f ms a frame)",
         version_path,
@@ -118,6 +118,16 @@ def read_choices(data_dir: Path) -> dict[str, dict]:
     return choices if isinstance(choices, dict) else {}
 
 
+def remember(data_dir: Path, choices: dict[str, dict]) -> None:
+    """Keep `choices` in the data folder; one that cannot be written is measured again next
+    time (a warning), never a failed start or swap."""
+    path = data_dir / CHOICES_FILE
+    try:
+        atomic.write_text(path, json.dumps(choices, indent=2) + "\n")
+    except OSError as exc:
+        logger.warning("cannot write %s (%s): the model will be timed again next time", path, exc)
+
+
 def measure_off_thread(
     fp32: Path, int8: Path, imgsz: int | None, threads: int, frame_hw: tuple[int, int]
 ) -> dict:
@@ -142,40 +152,36 @@ def measure_off_thread(
 def measure(
     fp32: Path, int8: Path, imgsz: int | None, threads: int, frame_hw: tuple[int, int]
 ) -> dict:
-    """Median ms of each model's inference on `FRAMES` frames of `frame_hw`, in alternating
-    rounds, and the choice."""
-    detectors = {
-        name: OnnxDetector(path, imgsz=imgsz, threads=threads)
-        for name, path in (("fp32", fp32), ("int8", int8))
-    }
-    times = _time_rounds(detectors, frame_hw)
-    fp32_ms, int8_ms = (float(np.median(times[name])) for name in ("fp32", "int8"))
-    ratio = int8_ms / fp32_ms
+    """Both models' inference timed in `PAIRS` adjacent pairs (the order alternating), and the
+    choice by the median of the pairs' int8/fp32 ratios: each pair sees the same machine load,
+    so a busy machine slows both alike instead of tipping the choice."""
+    detectors = [OnnxDetector(path, imgsz=imgsz, threads=threads) for path in (fp32, int8)]
+    frame = np.random.default_rng(0).integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
+    tensors = [d.prepare(frame) for d in detectors]
+    for detector, tensor in zip(detectors, tensors, strict=True):
+        detector.run(tensor)  # the first run allocates the session's buffers
+    times = np.array([_timed_pair(detectors, tensors, i % 2 == 1) for i in range(PAIRS)])
+    ratio = float(np.median(times[:, 1] / times[:, 0]))
     return {
         "choice": "int8" if ratio <= MAX_INT8_RATIO else "fp32",
         "imgsz": imgsz,
-        "fp32_ms": round(fp32_ms, 2),
-        "int8_ms": round(int8_ms, 2),
+        "fp32_ms": round(float(np.median(times[:, 0])), 2),
+        "int8_ms": round(float(np.median(times[:, 1])), 2),
         "ratio": round(ratio, 3),
         "measured": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def _time_rounds(detectors: dict[str, OnnxDetector], frame_hw: tuple[int, int]) -> dict:
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8) for _ in range(FRAMES)]
-    tensors = {name: [d.prepare(f) for f in frames] for name, d in detectors.items()}
-    times: dict[str, list[float]] = {name: [] for name in detectors}
-    order = list(detectors)
-    for round_number in range(WARM_UP + ROUNDS):
-        order.reverse()
-        for name in order:
-            for tensor in tensors[name]:
-                began = time.perf_counter()
-                detectors[name].run(tensor)
-                if round_number >= WARM_UP:
-                    times[name].append((time.perf_counter() - began) * 1e3)
-    return times
+def _timed_pair(
+    detectors: list[OnnxDetector], tensors: list[np.ndarray], reverse: bool
+) -> tuple[float, float]:
+    """(fp32 ms, int8 ms) of one inference each, run one right after the other."""
+    ms = [0.0, 0.0]
+    for i in (1, 0) if reverse else (0, 1):
+        began = time.perf_counter()
+        detectors[i].run(tensors[i])
+        ms[i] = (time.perf_counter() - began) * 1e3
+    return ms[0], ms[1]
 
 
 def _cpu_flags() -> set[str]:
@@ -194,8 +200,9 @@ def _numpy_cpu_flags() -> set[str]:
     return {"avx512_vnni"} if features.get("AVX512VNNI") else set()
 
 
-def _cpuinfo_lines() -> list[str]:
+@functools.cache
+def _cpuinfo_lines() -> tuple[str, ...]:
     try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
+        return tuple(Path("/proc/cpuinfo").read_text().splitlines())
     except OSError:
-        return []
+        return ()
