@@ -148,7 +148,8 @@ def summary_lines(s: dict) -> list[str]:
     )
     lines = [
         f"camera:      {s['camera']} (source {s['source']}: {s['kind']}, {size}{fps})",
-        f"model:       {s['model']} (version {', '.join(s['model_versions']) or '-'})",
+        f"model:       {s['model']} ({s['precision']}, version "
+        f"{', '.join(s['model_versions']) or '-'})",
         f"frames:      {s['frames']} processed, {s['dropped']} dropped, in {s['seconds']:.1f} s "
         f"({s['processing_fps']:.1f} fps); stopped by {s['stopped_by']}",
         f"per frame:   inference {s['mean_inference_ms']:.1f} ms, total "
@@ -211,6 +212,7 @@ def camera_summary(
         "fps": info.fps,
         "size": list(info.size) if info.size else None,
         "model": str(session.slot.current.path),
+        "precision": session.slot.current.precision,
         **tally.as_dict(),
         "baseline_seconds": session.drift_config.baseline_seconds,
         "drift_reference": reference.source if reference is not None else None,

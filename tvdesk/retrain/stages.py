@@ -37,6 +37,7 @@ from tvdesk.retrain.dataset import (
     version_dataset,
 )
 from tvdesk.retrain.gate import decide
+from tvdesk.retrain.job_int8 import job_int8
 from tvdesk.retrain.labelers import (
     ImportLabeler,
     Labeler,
@@ -360,6 +361,7 @@ def register(ctx: JobContext) -> None:
     if "blend_weight" in r:
         params["blend_weight"] = r["blend_weight"]
     card = build_card(parent.name, onnx, pt, [], data, params, metrics, r["train_seconds"])
+    card["int8"] = job_int8(ctx, onnx)  # <stem>.int8.onnx beside it, or the reason there is none
     candidate = Candidate(
         onnx,
         pt,

@@ -89,7 +89,8 @@ class MainWindow(QMainWindow):
             self.state.value("detection/confidence", player.slot.current.thresholds.conf)
         )
         self.controls.set_confidence(confidence)
-        self.model_label.setText(f"model {player.slot.current.version}")
+        current = player.slot.current
+        self.model_label.setText(f"model {current.version} ({current.precision})")
         self.resize(1280, 800)
         self.restoreGeometry(self.state.value("window/geometry", b""))
         self._docks_placed = self.restoreState(self.state.value("window/state", b""))
@@ -332,7 +333,8 @@ class MainWindow(QMainWindow):
         if camera is not None and camera.detection.confidence is not None:
             self.controls.set_confidence(camera.detection.confidence)  # the camera's own
         self.player.set_confidence(self.controls.confidence.value() / 100)
-        self.model_label.setText(f"model {self.player.slot.current.version}")
+        current = self.player.slot.current
+        self.model_label.setText(f"model {current.version} ({current.precision})")
         self.dashboard.reset()
         if self.session_view is not None:
             self.session_view.set_camera(camera)
@@ -362,7 +364,7 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(
             f"{s.fps:.1f} fps · inference {s.inference_ms:.1f} ms · dropped {s.dropped}"
         )
-        self.model_label.setText(f"model {result.model_version}")
+        self.model_label.setText(f"model {result.model_version} ({result.precision})")
         self.controls.set_position(result.frame.index, result.frame.timestamp)
 
     @Slot(object)

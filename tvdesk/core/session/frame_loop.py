@@ -37,6 +37,7 @@ class StageTimesLike(Protocol):
 
 class DetectorLike(Protocol):
     version: str
+    precision: str
 
     @property
     def timings(self) -> StageTimesLike: ...
@@ -80,6 +81,7 @@ class FrameResult:
     stats: FrameStats
     model_version: str
     observations: Mapping[str, object]  # each observer's return value, by its name
+    precision: str = "fp32"  # what the model file ran in: fp32 or int8 (its int8 copy)
 
 
 FrameConsumer = Callable[[FrameResult], None]
@@ -251,7 +253,12 @@ class FrameLoop:
         }
         stats = self._stats(frame, timings, (time.perf_counter() - started) * 1000.0)
         result = FrameResult(
-            frame, detections, stats, detector.version, MappingProxyType(observations)
+            frame,
+            detections,
+            stats,
+            detector.version,
+            MappingProxyType(observations),
+            detector.precision,
         )
         self.frames += 1
         for consumer in self.consumers:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorSlot
+from tvdesk.core.detector.runtime_choice import runtime_model
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
@@ -309,7 +310,7 @@ class LiveSession:
         """The camera's version in the slot (unless an override plays); its version or None."""
         version = None if self.model_override else self.registry.version_of(camera)
         imgsz = cameras.input_size(camera, self.settings.traffic_imgsz)
-        swap = cameras.put_in_slot(self.slot, camera, version, imgsz)
+        swap = cameras.put_in_slot(self.slot, camera, version, imgsz, self.data_dir)
         if swap is not None and not swap.accepted and version is not None:
             self._publish(SessionError(swap_failed_message(version, swap)))
         return version
@@ -394,7 +395,9 @@ class LiveSession:
         self._publish(ModelPromoted(version, previous))
         stream = self._stream
         imgsz = self.slot.current.options.imgsz
-        swap = self.slot.load_and_swap(version.path, imgsz=imgsz)
+        threads = self.slot.current.options.threads
+        path = runtime_model(version.path, imgsz, self.data_dir, threads=threads)
+        swap = self.slot.load_and_swap(path, imgsz=imgsz)
         if not swap.accepted:
             self._publish(SessionError(swap_failed_message(version, swap)))
             return
