@@ -16,7 +16,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -29,9 +28,7 @@ from tvdesk.core.detector import SwapEvent
 from tvdesk.core.session.counting import COUNTS
 from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 from tvdesk.core.sources import SourceEvent, SourceInfo
-from tvdesk.core.sources.webcams import find_webcams
 from tvdesk.core.store import Camera
-from tvdesk.core.synth.camera import SCENARIOS
 from tvdesk.ui.controls import PlaybackBar
 from tvdesk.ui.drift_dashboard import DriftDashboardWidget
 from tvdesk.ui.log_view import LogViewWidget
@@ -39,7 +36,7 @@ from tvdesk.ui.notice_bar import NoticeBar
 from tvdesk.ui.player import PlayerController
 from tvdesk.ui.session_bridge import SessionBridge
 from tvdesk.ui.session_view import SessionView
-from tvdesk.ui.source_dialogs import StreamUrlDialog, WebcamDialog
+from tvdesk.ui.source_menu import SourceMenu
 from tvdesk.ui.video_widget import VideoWidget
 
 logger = logging.getLogger(__name__)
@@ -173,21 +170,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._action(
-            file_menu, "&Open video file…", self.on_open_file, QKeySequence.StandardKey.Open
-        )
-        self._action(file_menu, "Open &webcam…", self.on_open_webcam, "Ctrl+Shift+W")
-        self._action(file_menu, "Open network &stream…", self.on_open_stream, "Ctrl+U")
-        synthetic = file_menu.addMenu("S&ynthetic camera")
-        for name in SCENARIOS:
-            self._action(synthetic, name, lambda _=False, n=name: self.open_spec(f"synthetic:{n}"))
-        self.recent_menu = file_menu.addMenu("&Recent files")
-        self._refresh_recent()
-        file_menu.addSeparator()
-        self._action(file_menu, "Load &model…", self.on_load_model, "Ctrl+M")
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.sources = SourceMenu(self, bar.addMenu("&File"), self.state)
         play_menu = bar.addMenu("&Playback")
         self._action(play_menu, "Play / &pause", self.on_play_pause, Qt.Key.Key_Space)
         self._action(play_menu, "&Step one frame", self.on_step, Qt.Key.Key_Period)
@@ -242,56 +225,10 @@ class MainWindow(QMainWindow):
         return self.player.open(spec)
 
     def open_file(self, path: Path) -> None:
-        if self.open_spec(str(path)):
-            self._remember(path)
-
-    @Slot()
-    def on_open_file(self) -> None:
-        start = str(self.state.value("paths/last_folder", str(Path.home())))
-        name, _ = QFileDialog.getOpenFileName(self, "Open video", start, VIDEO_FILTER)
-        if name:
-            self.state.setValue("paths/last_folder", str(Path(name).parent))
-            self.open_file(Path(name))
-
-    @Slot()
-    def on_open_webcam(self) -> None:
-        found = find_webcams()
-        if not found:
-            self.show_error(
-                "No webcam found. Connect one (and check it is not in use by "
-                "another program), then try again."
-            )
-            return
-        dialog = WebcamDialog(found, self)
-        if dialog.exec():
-            self.open_spec(str(dialog.index()))
-
-    @Slot()
-    def on_open_stream(self) -> None:
-        dialog = StreamUrlDialog(self)
-        if dialog.exec():
-            self.open_spec(dialog.url())
-
-    @Slot()
-    def on_load_model(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Load ONNX model", "", "ONNX (*.onnx)")
-        if name:
-            self.player.swap_model(Path(name))
-
-    def _remember(self, path: Path) -> None:
-        recent = [p for p in self.recent_files() if p != str(path)]
-        self.state.setValue("paths/recent", [str(path), *recent][:MAX_RECENT])
-        self._refresh_recent()
+        self.sources.open_file(path)
 
     def recent_files(self) -> list[str]:
-        value = self.state.value("paths/recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self.recent_files():
-            self._action(self.recent_menu, path, lambda _=False, p=path: self.open_file(Path(p)))
-        self.recent_menu.setEnabled(bool(self.recent_files()))
+        return self.sources.recent_files()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if event.mimeData().hasUrls():
@@ -300,7 +237,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
-            self.open_file(Path(urls[0].toLocalFile()))
+            self.sources.open_file(Path(urls[0].toLocalFile()))
 
     # -- playback --------------------------------------------------------------------------
 
