@@ -18,6 +18,7 @@ from pathlib import Path
 from tvdesk.core.detector.onnx_detector import OnnxDetector
 from tvdesk.core.registry import Candidate, Registry, pt_path
 from tvdesk.core.session.capture import (
+    FRAMES_FOLDER,
     CaptureError,
     event_frames,
     keep_frames,
@@ -420,7 +421,8 @@ def _labeler(ctx: JobContext) -> Labeler:
 
 def _importer(ctx: JobContext) -> ImportLabeler:
     names = _active_detector(ctx).names
-    return ImportLabeler(Path(ctx.settings.import_dir), names, job_frames(ctx.data_dir, ctx.id))
+    frames = job_frames(ctx.data_dir, ctx.id) / FRAMES_FOLDER  # where an export without images
+    return ImportLabeler(Path(ctx.settings.import_dir), names, frames)  # finds its frames
 
 
 def _every(ctx: JobContext, done: int, total: int, what: str) -> None:
