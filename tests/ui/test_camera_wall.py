@@ -47,6 +47,8 @@ def test_four_cameras_play_on_a_two_by_two_wall_and_a_tile_opens_in_full(
     assert not wall.showing_wall and window.player is wall.cameras[2].player
     qtbot.waitUntil(lambda: window.frames_shown > 0, timeout=30000)
     assert window.windowTitle() == f"tvdesk — {names[2]}"
+    assert wall.add_camera(str(tmp_path / "north.avi")) is None  # the same camera twice: no
+    assert "on the wall already" in window.notice.text.text()
     wall.show_wall()
     wall.wall.set_side(3)
     assert wall.wall.side == 3 and window.state.value("wall/side") == 3

@@ -278,7 +278,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_camera_changed(self, camera: Camera | None, info: SourceInfo | None = None) -> None:
-        """Show the playing camera's name beside its source."""
+        """Show the playing camera's name beside its source (another camera's renaming or
+        baseline shows on its own tile)."""
+        sender = self.sender()
+        if isinstance(sender, SessionBridge) and sender.session is not self.player.session:
+            return
         source = (
             info.name if info is not None else self.player.info.name if self.player.info else ""
         )

@@ -126,6 +126,13 @@ class WallView(QObject):
         except (SourceError, OSError, ValueError, RuntimeError) as exc:
             self.window.show_error(f"{mask_url(spec)} cannot be added to the wall: {exc}")
             return None
+        shown = {c.player.session.camera.id for c in self.cameras if c.player.session.camera}
+        added = camera.player.session.camera
+        if added is not None and added.id in shown:
+            camera.player.close_source()
+            camera.player.session.close()
+            self.window.show_info(f"Camera {added.name} is on the wall already.")
+            return None
         self.window.watch(camera.player, camera.bridge)
         self._adopt(camera)
         self._save()
