@@ -109,7 +109,13 @@ class RetrainSettings:
             "learning-rate schedule to it, so the new model comes in about 10 minutes"
         },
     )
-    imgsz: int = field(default=320, metadata={"help": "training and evaluation image size"})
+    imgsz: int = field(
+        default=320,
+        metadata={
+            "help": "training and evaluation image size of the synthetic camera's model; a "
+            "real camera's model trains and is gated at the size the camera plays at"
+        },
+    )
     batch: int = field(
         default=8,
         metadata={
