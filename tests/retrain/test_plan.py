@@ -1,5 +1,5 @@
-"""Who labels a camera's retraining and at what size it trains: the synthetic camera as its
-settings say, a real camera by the teacher (never the oracle) at the size it plays at."""
+"""Who labels a camera's retraining and how it trains: the synthetic camera as its settings
+say, a real camera by the teacher (never the oracle), on mosaics, at the size it plays at."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ def test_the_synthetic_camera_keeps_its_settings():
     assert settings_for(None, settings, 480) == settings
 
 
-def test_a_real_camera_is_labelled_by_the_teacher_at_the_size_it_plays_at():
+def test_a_real_camera_is_labelled_by_the_teacher_on_mosaics_at_the_size_it_plays_at():
     chosen = settings_for(REAL, RetrainSettings(labeler="oracle", imgsz=320), 480)
-    assert (chosen.labeler, chosen.imgsz) == ("teacher", 480)
+    assert (chosen.labeler, chosen.imgsz, chosen.mosaic) == ("teacher", 480, True)
+    assert not settings_for(SYNTHETIC, RetrainSettings(), 480).mosaic
 
 
 def test_a_real_camera_with_its_own_size_trains_at_that_size_with_the_labels_asked_for():

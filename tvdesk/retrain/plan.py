@@ -25,11 +25,16 @@ def settings_for(
     camera's model is fine-tuned and gated at the input size the camera plays at (its own
     setting, else `traffic_imgsz`): fine-tuned at 320 for a camera playing at 480, the traffic
     model gained real fog at 320 but lost 0.05 mAP50 of it and 0.36 of the camera's day at 480
-    (`python -m bench.real_weather --labels import`)."""
+    (`python -m bench.real_weather --labels import`). It trains on mosaics: a real camera's
+    vehicles come in every size anywhere in the view, and rectangular batches of whole frames
+    (the synthetic camera's recipe) lost real fog where mosaics gained it
+    (`python -m bench.fog_recipe`)."""
     if camera is None or camera.synthetic:
         return settings
     labeler = "teacher" if settings.labeler == "oracle" else None
-    return settings.with_changes(labeler=labeler, imgsz=input_size(camera, traffic_imgsz))
+    return settings.with_changes(
+        labeler=labeler, imgsz=input_size(camera, traffic_imgsz), mosaic=True
+    )
 
 
 def retrain_plan(settings: RetrainSettings, frames_available: int | None = None) -> RetrainPlan:
