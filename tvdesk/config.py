@@ -142,7 +142,13 @@ class RetrainSettings:
         metadata={"help": "learning-rate warm-up (a fine-tune starts from trained weights)"},
     )
     seed: int = field(default=0, metadata={"help": "seed of selection, split and training"})
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, 0 (first GPU)..."})
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "torch device of the training: auto (the first CUDA GPU when the worker "
+            "has one, else the CPU; the job records which), cpu, 0 (first GPU)..."
+        },
+    )
     threads: int = field(default=1, metadata={"help": "torch CPU threads (1 spares the player)"})
     min_gain: float = field(default=0.02, metadata={"help": "mAP50 gain needed on drifted data"})
     max_base_loss: float = field(default=0.03, metadata={"help": "mAP50 loss allowed on base"})

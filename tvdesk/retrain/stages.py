@@ -226,6 +226,7 @@ def _read_image(path: Path):
 
 
 def train(ctx: JobContext) -> None:
+    from tvdesk.training.device import device_name, resolve_device
     from tvdesk.training.trainer import TrainParams
     from tvdesk.training.trainer import train as fit
 
@@ -245,7 +246,7 @@ def train(ctx: JobContext) -> None:
         patience=s.patience,
         seed=s.seed,
         workers=1,
-        device=s.device,
+        device=resolve_device(s.device),
         threads=s.threads,
         freeze=s.freeze,
         warmup_epochs=s.warmup_epochs,
@@ -277,6 +278,7 @@ def train(ctx: JobContext) -> None:
         train_params=params.as_dict(),
         train_seconds=time.monotonic() - started,
         parent_id=active.id,
+        device=device_name(params.device),
     )
 
 
