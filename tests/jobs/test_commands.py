@@ -4,9 +4,10 @@ CLI runs them: parsed by argparse, against the real store, registry and queue.""
 from __future__ import annotations
 
 import pytest
-from retrain_support import camera_version, run_command, tiny_settings
+from retrain_support import camera_version, free_port, run_command, tiny_settings
 
 from jobs.queue import QueueUnavailableError, open_queue
+from tvdesk.cli import main
 from tvdesk.commands import data_versions, jobs, models, retrain, worker
 from tvdesk.core.registry import Candidate, Registry, RegistryError
 from tvdesk.core.store.job import JobState
@@ -77,3 +78,15 @@ def test_worker_refuses_to_start_on_an_unreachable_queue(monkeypatch):
     monkeypatch.setenv("TVDESK_QUEUE", "redis://127.0.0.1:9/0")
     with pytest.raises(QueueUnavailableError, match="cannot reach the job queue"):
         run_command(worker, "worker")
+
+
+def test_demo_queue_that_is_not_redis_or_cannot_be_reached_is_one_line(tmp_path, capsys):
+    home = tmp_path / "demo"
+    assert main(["demo", "--headless", "--queue", "http://pw@host/x", "--home", str(home)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tvdesk: error: --queue http://") and "is not a Redis URL" in error
+    url = f"redis://:secret-pw@127.0.0.1:{free_port()}/0"
+    assert main(["demo", "--headless", "--queue", url, "--home", str(home)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tvdesk: error: cannot reach the job queue redis://:***@127.0.0.1")
+    assert "secret-pw" not in error and len(error.strip().splitlines()) == 1

@@ -156,12 +156,22 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
 
 
 def _queue(args: argparse.Namespace, home: Path):
-    """The queue `--queue` names, or None for the usual one ($TVDESK_QUEUE or this machine)."""
+    """The queue `--queue` names, reached before the demo plays; None for the usual one
+    ($TVDESK_QUEUE, else this machine)."""
     if not args.queue:
         return None
-    from jobs.queue import open_queue
+    from jobs.queue import REDIS_SCHEMES, open_queue
+    from tvdesk.commands.errors import CommandLineError
+    from tvdesk.core.sources.stream import mask_url
 
-    return open_queue(home, url=args.queue)
+    if not args.queue.startswith(REDIS_SCHEMES):
+        raise CommandLineError(
+            f"--queue {mask_url(args.queue)} is not a Redis URL: use "
+            "redis://[:password@]host:port/db (or rediss:// for TLS)"
+        )
+    queue = open_queue(home, url=args.queue)
+    queue.check()
+    return queue
 
 
 def _say(timed: TimedEvent) -> None:
