@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs.queue import JobQueue, open_queue
+from jobs.remote.pipeline import attach
 from jobs.worker import local_worker_running, start_local_worker
 from tvdesk.config import RetrainSettings, default_data_dir, load_settings
 from tvdesk.core.drift.event import DriftEvent
@@ -60,10 +61,13 @@ def approve_retraining(
     job = request_retrain(
         store, event, capture_dir, settings_for(camera, settings, traffic_imgsz), camera_id
     )
-    queue.submit_retrain(job.id)
+    if queue.url:  # trained by a worker on the Redis queue; prepared and registered here
+        attach(open_queue(data_dir, url="")).submit(job.id)
+    else:
+        queue.submit_retrain(job.id)
     worker = None
-    if start_worker and queue.local and not local_worker_running(data_dir):
-        worker = start_local_worker(data_dir)
+    if start_worker and not local_worker_running(data_dir):
+        worker = start_local_worker(data_dir, training_url=queue.url)
         logger.info("started a local worker (pid %d) for job %d", worker.pid, job.id)
     return Approved(job, queue.description, worker)
 

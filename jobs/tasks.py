@@ -7,20 +7,25 @@ are looked at again later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import CancelExecution, RetryTask
 
+from tvdesk.retrain.context import JobContext
 from tvdesk.retrain.labelers import ReviewPending
 from tvdesk.retrain.runner import STAGE_NAMES, run_stage
 
 REVIEW_POLL_S = 10.0
 
 
-def stage_task(stage: str):
+def stage_task(stage: str, function: Callable[[JobContext], None] | None = None):
+    """The task of `stage` (run by `function` in place of the stage's own, if given)."""
+
     def task(job_id: int) -> int:
         try:
-            proceed = run_stage(stage, job_id)
+            proceed = run_stage(stage, job_id, function=function)
         except ReviewPending:
             raise RetryTask(delay=REVIEW_POLL_S) from None
         if not proceed:

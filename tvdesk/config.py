@@ -30,6 +30,7 @@ TRAFFIC_MODEL_NAME = "tvdesk-traffic"  # the COCO-trained traffic model: every r
 LABELERS = ("oracle", "teacher", "import", "review")
 HOME_ENV = "TVDESK_HOME"
 SETTINGS_NAME = "settings.toml"
+REDIS_MAX_MB = 512  # Redis's largest string value (proto-max-bulk-len)
 
 
 class SettingsError(ValueError):
@@ -158,7 +159,13 @@ class RetrainSettings:
         metadata={"help": "learning-rate warm-up (a fine-tune starts from trained weights)"},
     )
     seed: int = field(default=0, metadata={"help": "seed of selection, split and training"})
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, 0 (first GPU)..."})
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "torch device of the training: auto (the first CUDA GPU when the worker "
+            "has one, else the CPU; the job records which), cpu, 0 (first GPU)..."
+        },
+    )
     threads: int = field(default=1, metadata={"help": "torch CPU threads (1 spares the player)"})
     min_gain: float = field(default=0.02, metadata={"help": "mAP50 gain needed on drifted data"})
     max_base_loss: float = field(default=0.03, metadata={"help": "mAP50 loss allowed on base"})
@@ -273,6 +280,14 @@ class Settings:
             "the GUI warns below twice this. 0 turns the check off"
         },
     )
+    remote_max_mb: float = field(
+        default=256.0,
+        metadata={
+            "help": "the most data (MB) one retraining may send through a Redis queue to a "
+            "training worker on another machine, and the most its worker may send back "
+            "(Redis holds it in memory until it is read). At most 512, Redis's largest value"
+        },
+    )
     retrain: RetrainSettings = field(
         default_factory=RetrainSettings,
         metadata={"help": "the [retrain] table: defaults of every retraining"},
@@ -287,6 +302,11 @@ class Settings:
             self.retrain = RetrainSettings.from_dict(self.retrain)
         if not isinstance(self.retrain, RetrainSettings):
             raise SettingsError(f"retrain must be a [retrain] table, got {self.retrain!r}")
+        if not 0 < self.remote_max_mb <= REDIS_MAX_MB:
+            raise SettingsError(
+                f"remote_max_mb must be above 0 and at most {REDIS_MAX_MB}, "
+                f"got {self.remote_max_mb}"
+            )
         if self.min_free_mb < 0:
             raise SettingsError(f"min_free_mb must be 0 or more, got {self.min_free_mb}")
         if not 0.0 <= self.confidence <= 1.0:

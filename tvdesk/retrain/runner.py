@@ -8,6 +8,7 @@ the active model) stops the chain quietly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from tvdesk.config import default_data_dir
@@ -22,8 +23,14 @@ logger = logging.getLogger(__name__)
 STAGE_NAMES = tuple(STAGE_FUNCTIONS)
 
 
-def run_stage(stage: str, job_id: int, data_dir: Path | None = None) -> bool:
-    """Run `stage` of job `job_id`; True when the next stage should run.
+def run_stage(
+    stage: str,
+    job_id: int,
+    data_dir: Path | None = None,
+    function: Callable[[JobContext], None] | None = None,
+) -> bool:
+    """Run `stage` of job `job_id` (with `function` in place of the stage's own: a job that
+    trains on another machine); True when the next stage should run.
 
     Raises ReviewPending when frames wait for a person (the caller retries later).
     """
@@ -33,7 +40,7 @@ def run_stage(stage: str, job_id: int, data_dir: Path | None = None) -> bool:
         try:
             ctx.begin(stage)
             logger.info("job %d: %s", job_id, stage)
-            STAGE_FUNCTIONS[stage](ctx)
+            (function or STAGE_FUNCTIONS[stage])(ctx)
         except JobStopped as exc:
             logger.info("job %d stopped: %s", job_id, exc)
             return False
