@@ -12,8 +12,11 @@ geometry, recent files) is the UI's business (QSettings), not this file's.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import lzma
 import os
+import shutil
 import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -30,6 +33,7 @@ TRAFFIC_MODEL_NAME = "tvdesk-traffic"  # the COCO-trained traffic model: every r
 LABELERS = ("oracle", "teacher", "import", "review")
 HOME_ENV = "TVDESK_HOME"
 SETTINGS_NAME = "settings.toml"
+PACKED_SUFFIX = ".xz"  # the installer's packed model files (packaging/tvdesk.spec)
 REDIS_MAX_MB = 512  # Redis's largest string value (proto-max-bulk-len)
 
 
@@ -48,7 +52,48 @@ def resources_dir() -> Path:
 
 
 def bundled_model_path(name: str = BUNDLED_MODEL_NAME) -> Path:
-    return resources_dir() / "models" / f"{name}.onnx"
+    """The bundled model `name`'s ONNX file, with its card, int8 copy and checkpoint beside
+    it. The installer packs the ONNX files (`name.onnx.xz`): they are unpacked, once, into
+    the home folder, and the model is read from there."""
+    folder = resources_dir() / "models"
+    onnx = f"{name}.onnx"
+    if not (folder / onnx).exists() and (folder / f"{onnx}{PACKED_SUFFIX}").exists():
+        folder = unpacked_models(folder)
+    return folder / onnx
+
+
+def unpacked_models(folder: Path) -> Path:
+    """A folder in the home folder holding `folder`'s files, the packed ones unpacked; made
+    once per install (named after the packed files' sizes and times), whole or not at all."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    stamp = hashlib.sha256(
+        "".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns};" for p in files).encode()
+    ).hexdigest()[:16]
+    target = home_dir() / "bundled-models" / stamp
+    if target.is_dir():
+        return target
+    staging = target.with_name(f".{stamp}-{os.getpid()}")
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            if path.name.endswith(PACKED_SUFFIX):
+                with (
+                    lzma.open(path) as packed,
+                    open(staging / path.name[: -len(PACKED_SUFFIX)], "wb") as out,
+                ):
+                    shutil.copyfileobj(packed, out)
+            else:
+                shutil.copyfile(path, staging / path.name)
+        os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if target.is_dir():  # another process unpacked them first
+            return target
+        raise OSError(
+            f"cannot unpack the bundled models into {target.parent} ({exc}): free some space "
+            f"there or set {HOME_ENV} to a writable folder"
+        ) from exc
+    return target
 
 
 def traffic_model_path() -> Path:
