@@ -55,3 +55,10 @@ def test_a_vehicle_the_last_detection_missed_is_not_carried():
         carrier.detected(car(i / FPS), i / FPS)
     carrier.detected(Detections(names=NAMES), 9 / FPS)
     assert len(carrier.predicted(10 / FPS)) == 0
+
+
+def test_a_box_too_weak_for_a_track_is_held_where_it_was():
+    carrier = BoxCarrier()
+    carrier.detected(car(0.0, score=0.3), 0.0)
+    held = carrier.predicted(1 / FPS)
+    assert np.allclose(held.xyxy, car(0.0).xyxy) and np.allclose(held.scores, 0.3)
