@@ -10,6 +10,7 @@ from media import write_synthetic_clip
 
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.detector.detections import Detections
+from tvdesk.core.session.feeds import RealtimeFeed
 from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.sources import FileSource
 
@@ -89,3 +90,14 @@ def test_every_frame_mode_detects_every_frame_whatever_the_maximum(clip, slow):
     loop.start()
     assert loop.wait(30.0).frames == int(SECONDS * FPS)
     assert all(r.detected for r in results)
+
+
+@pytest.mark.parametrize(("late_frames", "skipped"), [(0, True), (2, False)])
+def test_a_real_time_feed_skips_a_late_frame_only_beyond_its_allowance(clip, late_frames, skipped):
+    feed = RealtimeFeed(FileSource(clip), FPS, late_frames)
+    feed.start()
+    assert feed.next(1.0).index == 0
+    time.sleep(2.5 / FPS)  # a detection two and a half frames long
+    frame = feed.next(1.0)
+    feed.close()
+    assert (frame.index > 1, feed.dropped > 0) == (skipped, skipped)
