@@ -313,6 +313,14 @@ class Settings:
         default=1,
         metadata={"help": "ONNX Runtime intra-op threads (1 leaves a core for capture and the UI)"},
     )
+    detect_every_max: int = field(
+        default=3,
+        metadata={
+            "help": "when detection cannot keep up with a camera's frame rate, detect only "
+            "every k-th frame, k adapting to the load up to this, and carry the boxes between "
+            "detections along their tracks (marked as predicted); 1 detects every frame"
+        },
+    )
     auto_approve: bool = field(
         default=False,
         metadata={"help": "queue a retraining for every drift alarm without asking the operator"},
@@ -366,6 +374,10 @@ class Settings:
             raise SettingsError(f"baseline_seconds must be 10 or more, got {self.baseline_seconds}")
         if self.synthetic_fps <= 0:
             raise SettingsError(f"synthetic_fps must be positive, got {self.synthetic_fps}")
+        if not 1 <= self.detect_every_max <= 10:
+            raise SettingsError(
+                f"detect_every_max must be from 1 to 10, got {self.detect_every_max}"
+            )
         if self.inference_threads < 1:
             raise SettingsError(
                 f"inference_threads must be 1 or more, got {self.inference_threads}"
