@@ -163,8 +163,11 @@ class RetrainSettings:
         },
     )
     round_minutes: float = field(
-        default=8.0,
-        metadata={"help": "fine-tuning time of each refinement round (a GPU worker fits more)"},
+        default=10.0,
+        metadata={
+            "help": "fine-tuning time of each refinement round; each round adds about a "
+            "minute of selection, dataset, evaluation and registration on this project's CPU"
+        },
     )
     round_min_gain: float = field(
         default=0.01,

@@ -75,7 +75,7 @@ def test_stop_cancels_a_job_before_its_first_promotion_and_keeps_the_last_one_af
 def test_the_plan_says_how_the_rounds_go_on_and_end():
     plan = retrain_plan(RetrainSettings()).describe()
     assert "Then it goes on in rounds while the condition holds" in plan
-    assert "8 min of fine-tuning from the last version swapped in" in plan
+    assert "10 min of fine-tuning from the last version swapped in" in plan
     assert "gains under 0.01 mAP50, after 40 min of fine-tuning in all" in plan
     assert "the last swapped-in version stays" in plan
     labelled_by_hand = RetrainSettings(labeler="import", import_dir="/labels")

@@ -69,6 +69,15 @@ def train_minutes(ctx: JobContext) -> float:
     return min(s.round_minutes, s.refine_minutes - spent_seconds(ctx.result) / 60)
 
 
+def replay_count(ctx: JobContext, labelled: int) -> int:
+    """Base images replayed this round against forgetting: `replay` in round 1, then more in
+    proportion as the job's `labelled` frames grow past round 1's, so that the drifted frames
+    do not crowd the base out over the rounds (the dataset takes the whole base set at most)."""
+    rounds = ctx.result.get("rounds", [])
+    first = rounds[0].get("labelled") if rounds else None
+    return round(ctx.settings.replay * max(1.0, labelled / first)) if first else ctx.settings.replay
+
+
 def spent_seconds(result: dict) -> float:
     """Fine-tuning seconds of the rounds that ended."""
     return sum(r.get("train_seconds", 0.0) for r in result.get("rounds", []))

@@ -185,7 +185,7 @@ def dataset(ctx: JobContext) -> None:
         folder,
         labelled[-1],
         base_yaml,
-        replay=ctx.settings.replay,
+        replay=rounds.replay_count(ctx, sum(map(len, labelled))),
         val_fraction=ctx.settings.val_fraction,
         seed=ctx.settings.seed,
         relight=relight,
