@@ -1,18 +1,27 @@
-"""Refinement rounds on a real queue: after its first promotion the job goes on with the frames
-the camera captures next, round after round, each gated and registered with the last promoted
-version as its parent; stopped after a round, resumed after a killed worker, ended by a full
-disk or by its budget with the last promoted version live."""
+"""Refinement rounds on a real queue (local, or Redis as for a worker on another machine):
+after its first promotion the job goes on with the frames the camera captures next, round
+after round, each gated and registered with the last promoted version as its parent; stopped
+after a round, resumed after a killed worker, ended by a full disk or by its budget with the
+last promoted version live. (The swap of each round's version: test_demo_loop.)"""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 from disk_faults import fill, tmpfs
 from huey import MemoryHuey
-from retrain_support import camera_version, release_frames, tiny_settings, wait_for, worker_process
+from retrain_support import (
+    camera_version,
+    redis_server,
+    release_frames,
+    tiny_settings,
+    wait_for,
+    worker_process,
+)
 
 from jobs.queue import JobQueue, open_queue
 from tvdesk.core.registry import Registry
@@ -42,12 +51,22 @@ def _lineage(store, home) -> list[tuple[str, str | None]]:
     return [(v.version, names.get(v.parent_id)) for v in versions]
 
 
+@pytest.fixture(params=["local", "redis"])
+def queue_url(request, tmp_path) -> Iterator[str]:
+    """The local SQLite queue, or a real redis-server (as for a worker on another machine)."""
+    if request.param == "local":
+        yield ""
+        return
+    with redis_server(tmp_path, "rounds-pw") as url:
+        yield url
+
+
 def test_rounds_go_on_from_the_last_promoted_version_until_stopped_after_one(
-    isolated_home, store, live_capture, long_stream, captured, base_yaml
+    isolated_home, store, live_capture, long_stream, captured, base_yaml, queue_url
 ):
     job = request_retrain(store, captured[1], live_capture, _refining(base_yaml))
-    open_queue().submit_retrain(job.id)
-    with worker_process(isolated_home):
+    open_queue(url=queue_url).submit_retrain(job.id)
+    with worker_process(isolated_home, queue_url=queue_url):
         wait_for(store, job.id, _collecting(2))
         release_frames(long_stream, live_capture, range(100, 140))  # the camera plays on
         wait_for(store, job.id, _collecting(3))
