@@ -1,5 +1,6 @@
 """The jobs panel on a real store: a job's stages and progress, the epoch curves the train
-stage records, its log, Cancel (written to the store), and the review a job waits for."""
+stage records, its log, its refinement rounds, Cancel / Stop now and Stop after this round
+(written to the store), and the review a job waits for."""
 
 from __future__ import annotations
 
@@ -149,3 +150,27 @@ def test_a_refining_job_shows_its_rounds_and_stops_keeping_its_version(
         qtbot.mouseClick(detail.cancel_button, Qt.MouseButton.LeftButton)
     assert finished.args[0].state == JobState.SUCCEEDED
     assert finished.args[0].message.endswith("version 2 (round 1) stays live")
+
+
+def test_before_its_first_version_a_job_has_no_rounds_and_cancel_cancels(
+    qtbot, store, job, panel, isolated_home
+):
+    JobContext(store, isolated_home, job.id).begin("train")
+    qtbot.waitUntil(lambda: panel.table.item(0, 2).text() == "train", timeout=3000)
+    detail = panel.detail
+    detail.tabs.setCurrentWidget(detail.rounds)
+    assert detail.tabs.tabText(detail.tabs.currentIndex()) == "R&ounds"
+    assert detail.rounds.lines.text().startswith("No rounds yet")
+    assert list(detail.rounds.curves["drift"].getData()[1] or []) == []
+    assert detail.cancel_button.text() == "&Cancel job"
+    assert detail.stop_after_button.text() == "Stop &after this round"
+    qtbot.mouseClick(detail.stop_after_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: detail.stop_after_button.text() == "Stops after this round", timeout=3000
+    )
+    assert store.jobs.get(job.id).state == JobState.RUNNING  # the round goes on to its gate
+    with qtbot.waitSignal(panel.job_finished, timeout=5000) as finished:
+        qtbot.mouseClick(detail.cancel_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].state == JobState.CANCELLED
+    qtbot.waitUntil(lambda: not detail.cancel_button.isEnabled(), timeout=3000)
+    assert not detail.stop_after_button.isEnabled()
