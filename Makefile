@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export DVC_NO_UPDATE_CHECK := 1
 
-.PHONY: setup system venv data run test bundle lint format model traffic-model clean
+.PHONY: setup system venv data run test bundle lint format model traffic-model int8-models clean
 
 setup: system venv data
 
@@ -69,6 +69,14 @@ model: setup
 # export in ../shared/realdata, measure it on dawn_fog and write its card (a few minutes).
 traffic-model: venv
 	$(BIN)/python -m tvdesk.training.traffic_model --out resources/models
+
+# The int8 copies of both bundled models (traffic: calibrated on the shared day clips, gated on
+# dawn_fog at 480 and 320; base: calibrated on the base train images, gated on base val and the
+# held-out synthetic day set), their verdicts written into the cards (a few minutes).
+int8-models: data
+	test -f build/eval/day/data.yaml || $(BIN)/tvdesk data synth build/eval/day --conditions day \
+	  --train 0 --val 200 --seed 1001
+	$(BIN)/python -m tvdesk.training.int8_models
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jobs.queue import JobQueue, open_queue
 from jobs.worker import local_worker_running, start_local_worker
-from tvdesk.config import RetrainSettings, default_data_dir
+from tvdesk.config import RetrainSettings, default_data_dir, load_settings
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.events import RetrainPlan
 from tvdesk.core.store import Camera, Store
@@ -43,16 +43,23 @@ def approve_retraining(
     queue: JobQueue | None = None,
     start_worker: bool = True,
     data_dir: Path | None = None,
+    traffic_imgsz: int | None = None,
 ) -> Approved:
     """Queue a retraining of `event` (seen by camera `camera_id`); raises
-    QueueUnavailableError before recording anything when the queue cannot be reached."""
+    QueueUnavailableError before recording anything when the queue cannot be reached. A real
+    camera's model trains at the size the camera plays at (`traffic_imgsz` unless the camera
+    has its own; None = the settings file's)."""
     data_dir = data_dir or default_data_dir()
+    if traffic_imgsz is None:
+        traffic_imgsz = load_settings().traffic_imgsz
     queue = queue or open_queue(data_dir)
     queue.check()
     if camera_id is None and event.id is not None:
         camera_id = store.drift_events.camera_of(event.id)
     camera = store.cameras.get(camera_id) if camera_id is not None else None
-    job = request_retrain(store, event, capture_dir, settings_for(camera, settings), camera_id)
+    job = request_retrain(
+        store, event, capture_dir, settings_for(camera, settings, traffic_imgsz), camera_id
+    )
     queue.submit_retrain(job.id)
     worker = None
     if start_worker and queue.local and not local_worker_running(data_dir):
@@ -70,10 +77,14 @@ class RetrainApprover:
     data_dir: Path
     start_worker: bool = True
     queue: JobQueue | None = None
+    traffic_imgsz: int | None = None  # the real cameras' input size (None: the settings file's)
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     def plan(self, camera: Camera | None, frames_available: int | None = None) -> RetrainPlan:
-        return retrain_plan(settings_for(camera, self.settings), frames_available)
+        if self.traffic_imgsz is None:
+            self.traffic_imgsz = load_settings().traffic_imgsz
+        settings = settings_for(camera, self.settings, self.traffic_imgsz)
+        return retrain_plan(settings, frames_available)
 
     def approve(
         self,
@@ -96,6 +107,7 @@ class RetrainApprover:
             queue=self.queue,
             start_worker=self.start_worker,
             data_dir=self.data_dir,
+            traffic_imgsz=self.traffic_imgsz,
         )
         if approved.worker is not None:
             self.workers.append(approved.worker)

@@ -193,9 +193,10 @@ def test_free_space_running_low_keeps_the_earlier_video(
 
 @pytest.fixture
 def data_on_tmpfs(tmp_path, isolated_home):
-    """The data folder on a 40 MB tmpfs (the registry copies the 18 MB model there), the
+    """The data folder on an 80 MB tmpfs (a clip's camera registers the traffic model and the
+    synthetic camera the synthetic one, about 22 MB each with their int8 copies), the
     free-space check off so that SQLite itself meets the full disk."""
-    with tmpfs(tmp_path / "data", "40m") as data:
+    with tmpfs(tmp_path / "data", "80m") as data:
         settings(data_dir=str(data), min_free_mb=0)
         yield data
 

@@ -3,12 +3,15 @@ CLI runs them: parsed by argparse, against the real store, registry and queue.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from retrain_support import camera_version, run_command, tiny_settings
 
 from jobs.queue import QueueUnavailableError, open_queue
 from tvdesk.commands import data_versions, jobs, models, retrain, worker
 from tvdesk.core.registry import Candidate, Registry, RegistryError
+from tvdesk.core.store import Camera
 from tvdesk.core.store.job import JobState
 from tvdesk.retrain.context import JobContext, request_retrain
 
@@ -90,3 +93,22 @@ def test_worker_refuses_to_start_on_an_unreachable_queue(monkeypatch):
     monkeypatch.setenv("TVDESK_QUEUE", "redis://127.0.0.1:9/0")
     with pytest.raises(QueueUnavailableError, match="cannot reach the job queue"):
         run_command(worker, "worker")
+
+
+def test_retrain_of_a_real_camera_trains_with_the_teacher_at_the_size_it_plays_at(
+    isolated_home, store, captured, capsys
+):
+    (isolated_home / "settings.toml").write_text("traffic_imgsz = 416\n")
+    synthetic = store.cameras.named("synthetic")
+    real = store.cameras.add(
+        Camera("gate", "gate.mp4", "file:gate.mp4", "file", synthetic.line, synthetic.model_id)
+    )
+    session_id = store.sessions.start("gate.mp4", "file", "1", real.id)
+    event = store.drift_events.save(replace(captured[1], id=None), session_id)
+    code = run_command(
+        retrain, "retrain", "--event", str(event.id), "--capture", str(captured[0]), "--no-worker"
+    )
+    assert code == 0, capsys.readouterr()
+    job = store.jobs.get(1)
+    assert job.params["camera_id"] == real.id
+    assert (job.params["settings"]["labeler"], job.params["settings"]["imgsz"]) == ("teacher", 416)

@@ -56,13 +56,16 @@ def test_local_queue_promotes_a_registered_versioned_model(
     assert (model.version, model.parent_id, model.data_md5) == ("2", 1, result["data_md5"])
     assert model.params["epochs"] == 1 and model.metrics["drift"]["map50"] >= 0.0
     folder = model.path.parent
+    card = json.loads((folder / "card.json").read_text())
+    int8 = ["model.int8.onnx"] if card["int8"]["passed"] else []  # the verdict, pass or fail
     assert sorted(p.name for p in folder.iterdir()) == [
         "card.json",
+        *int8,
         "model.onnx",
         "model.pt",
         "profile.json",
     ]
-    card = json.loads((folder / "card.json").read_text())
+    assert result["int8_passed"] == card["int8"]["passed"] and card["int8"]["map50"]
     assert card["data"]["dvc_md5"] == result["data_md5"] and card["drift_profile"]
     # The drift profile is of the camera's images only, not of the relit ones.
     camera_images = [

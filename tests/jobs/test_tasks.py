@@ -9,14 +9,22 @@ from retrain_support import NIGHT_FROM, capture_day_night, synthetic_camera
 
 from jobs.queue import JobQueue
 from tvdesk.config import RetrainSettings, SettingsError
+from tvdesk.core.session.capture import stored_indices
 from tvdesk.core.store import Store
 from tvdesk.core.store.job import JobState
 from tvdesk.core.synth.dataset import DatasetSpec
 from tvdesk.retrain import dataset
-from tvdesk.retrain.context import KIND, JobContext, JobStopped, cancel_job, stop_job
+from tvdesk.retrain.context import (
+    KIND,
+    JobContext,
+    JobStopped,
+    cancel_job,
+    request_retrain,
+    stop_job,
+)
 from tvdesk.retrain.gate import decide
 from tvdesk.retrain.plan import retrain_plan
-from tvdesk.retrain.stages import select
+from tvdesk.retrain.stages import label, select
 
 
 @pytest.fixture
@@ -136,3 +144,25 @@ def test_the_first_job_renders_the_replay_set_before_it_waits_for_frames(
     base = isolated_home / dataset.APP_DATA_FOLDER
     assert len(list(base.glob("base/images/*/*.jpg"))) == 6
     assert (base / "base.dvc").exists()  # versioned like every dataset of the app
+
+
+def test_the_label_stage_imports_a_tools_export_of_the_event_frames(
+    isolated_home, store, captured, tmp_path
+):
+    """An export as a labelling tool writes it after `tvdesk retrain --export-frames`: label
+    files named after the frames, the tool's class names, no images (the job's frames are
+    the images)."""
+    capture, event = captured
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "classes.txt").write_text("bus\ncar\n")
+    for index in stored_indices(capture):
+        (export / f"{index:08d}.txt").write_text("1 0.5 0.5 0.2 0.1\n")  # a car
+    settings = RetrainSettings(label_budget=4, labeler="import", import_dir=str(export))
+    job = request_retrain(store, store.drift_events.all()[0], capture, settings)
+    ctx = JobContext(store, isolated_home, job.id)
+    for stage in (select, label):
+        ctx.begin(stage.__name__)
+        stage(ctx)
+    assert ctx.result["labelled"] == 4 and ctx.result["boxes"] == 4
+    assert event.id is not None

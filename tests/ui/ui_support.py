@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from media import capture_stream
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
 
+from bench.event_loop import LatenessProbe  # noqa: F401 - the tests use it from here
 from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.registry import version_profile
@@ -59,35 +59,6 @@ def capture_frames(model: Path, root: Path, frames: int) -> CaptureBuffer:
     """Run the synthetic day camera through the real loop into a capture buffer at `root`."""
     source = SyntheticSource("day", fps=2.0, size=(320, 180), paced=False)
     return capture_stream(source, model, root, frames, threads=1)
-
-
-class LatenessProbe(QObject):
-    """A precise timer on the GUI thread; records by how much each timeout came late (ms)."""
-
-    def __init__(self, interval_ms: int = 20) -> None:
-        super().__init__()
-        self.interval_ms = interval_ms
-        self.lateness: list[float] = []
-        self._clock = QElapsedTimer()
-        self._timer = QTimer(self, interval=interval_ms)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._on_timeout)
-
-    def start(self) -> None:
-        self.lateness.clear()
-        self._clock.start()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-    def _on_timeout(self) -> None:
-        elapsed = self._clock.nsecsElapsed() / 1e6
-        self._clock.restart()
-        self.lateness.append(max(0.0, elapsed - self.interval_ms))
-
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.lateness, q))
 
 
 def write_720p_clip(source: Path, target: Path, frames: int = 150) -> Path:

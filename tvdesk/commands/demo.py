@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         if args.home is not None:
             args.home.mkdir(parents=True, exist_ok=True)
             settings = replace(settings, data_dir=args.home)
-        approver = RetrainApprover(retrain, settings.data_dir)
+        approver = RetrainApprover(retrain, settings.data_dir, traffic_imgsz=settings.traffic_imgsz)
         return run_demo_app(options, settings, approver, quit_after=args.quit_after)
     return run_headless(args, options, retrain)
 
@@ -145,7 +145,7 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
     report_dir = args.report or home / "report"
     print(f"demo data in {home}")
     settings = replace(load_settings(), data_dir=home)
-    approver = RetrainApprover(retrain, home)
+    approver = RetrainApprover(retrain, home, traffic_imgsz=settings.traffic_imgsz)
     try:
         run = HeadlessDemo(options, settings, approver).run(on_event=_say)
     finally:

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         show_startup_error(str(exc), close_after=args.quit_after)
         raise
-    approver = RetrainApprover(settings.retrain, settings.data_dir)
+    approver = RetrainApprover(
+        settings.retrain, settings.data_dir, traffic_imgsz=settings.traffic_imgsz
+    )
     return run_app(
         settings,
         approver,

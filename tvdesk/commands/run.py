@@ -14,7 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from tvdesk.commands.counts import parse_shape
-from tvdesk.commands.run_report import ProgressLine, RunTally, counting_summary, print_summary
+from tvdesk.commands.errors import CommandLineError
+from tvdesk.commands.run_cameras import run_cameras, stored_source
+from tvdesk.commands.run_report import ProgressLine, RunTally, camera_summary, print_summary
 from tvdesk.config import load_settings
 from tvdesk.core.session import cameras
 from tvdesk.core.session.annotate import CODECS, AnnotatedVideoWriter
@@ -52,9 +54,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "source",
+        nargs="*",
         help="a video file, a folder of images, a webcam index (0), a stream URL (rtsp://, "
         "http(s)://, udp://), a snapshot URL (http(s)://.../x.jpg or snapshot+http(s)://...) "
-        "or synthetic[:SCENARIO]",
+        "or synthetic[:SCENARIO]; several play at once as several cameras, sharing the "
+        "detector fairly, and the summary is per camera",
+    )
+    parser.add_argument(
+        "--cameras",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="play these stored cameras too, from their own sources (a stream with a password "
+        "needs its URL given as a SOURCE instead)",
     )
     parser.add_argument(
         "--fps",
@@ -173,9 +185,16 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.baseline is not None:
         settings = replace(settings, baseline_seconds=args.baseline)
+    if not args.source and not args.cameras:
+        raise CommandLineError("give a SOURCE to play (or --cameras NAME ...): see --help")
+    if len(args.source) + len(args.cameras) > 1:
+        return run_cameras(args, settings)
+    if args.cameras:
+        args.camera = args.cameras[0]
+        args.source = [stored_source(settings, args.camera)]
     events: list[SourceEvent] = []
     source = open_source(
-        args.source,
+        args.source[0],
         paced=not args.every_frame,
         scenario=settings.scenario,
         synthetic_fps=settings.synthetic_fps,
@@ -268,26 +287,9 @@ def _play(
     if outcome.error is not None:
         raise outcome.error
     stream.recorder.check_written()  # the last batch, written after the loop's end
-    reference = stream.monitor.profile
-    return {
-        "camera": stream.camera.name,
-        "source": info.name,
-        "kind": info.kind,
-        "fps": info.fps,
-        "size": list(info.size) if info.size else None,
-        "model": str(session.slot.current.path),
-        **tally.as_dict(),
-        "baseline_seconds": session.drift_config.baseline_seconds,
-        "drift_reference": reference.source if reference is not None else None,
-        "counting": counting_summary(stream.counting),
-        "dropped": outcome.dropped,
-        "seconds": round(outcome.seconds, 3),
-        "processing_fps": round(tally.frames / outcome.seconds, 2) if outcome.seconds else 0.0,
-        "stopped_by": stopped_by,
-        "output": str(video.target) if video else None,
-        "session_id": stream.recorder.session_id,
-        "database": str(session.db_path),
-    }
+    summary = camera_summary(session, stream, info, tally, outcome, stopped_by)
+    summary["output"] = str(video.target) if video else None
+    return summary
 
 
 def _wait(loop: FrameLoop, seconds: float | None) -> tuple[LoopOutcome, str]:

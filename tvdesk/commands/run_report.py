@@ -10,7 +10,10 @@ from collections import Counter
 from tvdesk.commands.counts import classes_text
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.counting import CameraCounting, totals_by_counter
-from tvdesk.core.session.frame_loop import FrameResult
+from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
+from tvdesk.core.session.live import LiveSession
+from tvdesk.core.session.stream import CameraStream
+from tvdesk.core.sources import SourceInfo
 
 PROGRESS_EVERY_S = 0.25
 DRIFT_STATES = {
@@ -145,7 +148,8 @@ def summary_lines(s: dict) -> list[str]:
     )
     lines = [
         f"camera:      {s['camera']} (source {s['source']}: {s['kind']}, {size}{fps})",
-        f"model:       {s['model']} (version {', '.join(s['model_versions']) or '-'})",
+        f"model:       {s['model']} ({s['precision']}, version "
+        f"{', '.join(s['model_versions']) or '-'})",
         f"frames:      {s['frames']} processed, {s['dropped']} dropped, in {s['seconds']:.1f} s "
         f"({s['processing_fps']:.1f} fps); stopped by {s['stopped_by']}",
         f"per frame:   inference {s['mean_inference_ms']:.1f} ms, total "
@@ -189,3 +193,35 @@ def counting_lines(counting: list[dict]) -> list[str]:
             f"{classes_text(counter['counts'])}"
         )
     return lines
+
+
+def camera_summary(
+    session: LiveSession,
+    stream: CameraStream,
+    info: SourceInfo,
+    tally: RunTally,
+    outcome: LoopOutcome,
+    stopped_by: str,
+) -> dict:
+    """What one camera's run did, as the summary reports it."""
+    reference = stream.monitor.profile
+    return {
+        "camera": stream.camera.name,
+        "source": info.name,
+        "kind": info.kind,
+        "fps": info.fps,
+        "size": list(info.size) if info.size else None,
+        "model": str(session.slot.current.path),
+        "precision": session.slot.current.precision,
+        **tally.as_dict(),
+        "baseline_seconds": session.drift_config.baseline_seconds,
+        "drift_reference": reference.source if reference is not None else None,
+        "counting": counting_summary(stream.counting),
+        "dropped": outcome.dropped,
+        "seconds": round(outcome.seconds, 3),
+        "processing_fps": round(tally.frames / outcome.seconds, 2) if outcome.seconds else 0.0,
+        "stopped_by": stopped_by,
+        "output": None,
+        "session_id": stream.recorder.session_id,
+        "database": str(session.db_path),
+    }

@@ -1,10 +1,12 @@
 """Atomic file writes: a temporary file in the same folder, fsynced, then renamed over the target.
 
-A kill at any moment leaves either the old file or the new one, never half of one.
+A kill at any moment leaves either the old file or the new one, never half of one. And the
+checksum that says a file is the one a card describes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -43,3 +45,12 @@ def copy_file(source: Path, target: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -3,10 +3,11 @@
 A model line is a family of versions (`name`), each with its parent: the bundled synthetic-world
 model and the bundled traffic model start two lines, and a camera's retraining adds a version
 to its camera's line. Each version lives in `models/<name>/<version>/` (model.onnx, model.pt,
-card.json and the drift reference profile of its training data). A version folder is assembled
-under a hidden staging name and renamed into place, so a kill at any moment leaves either no
-new version or a whole one. Which version plays is each camera's (`Camera.model_id`), so
-activation and rollback act on one camera and are one transaction.
+card.json and the drift reference profile of its training data; model.int8.onnx when the
+candidate has an int8 copy, `<stem>.int8.onnx`, whose gate its card records). A version folder
+is assembled under a hidden staging name and renamed into place, so a kill at any moment leaves
+either no new version or a whole one. Which version plays is each camera's (`Camera.model_id`),
+so activation and rollback act on one camera and are one transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 from tvdesk.config import default_data_dir
 from tvdesk.core import atomic
 from tvdesk.core.detector import DetectorError, OnnxDetector
+from tvdesk.core.detector.int8_copy import CARD_KEY as INT8_CARD_KEY
+from tvdesk.core.detector.int8_copy import int8_path
 from tvdesk.core.drift.model_profile import profile_from_card, profile_from_images
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.store import Camera, Store
@@ -32,6 +35,7 @@ from tvdesk.core.store.model_version import ModelVersion
 logger = logging.getLogger(__name__)
 
 ONNX_NAME, PT_NAME, CARD_NAME, PROFILE_NAME = "model.onnx", "model.pt", "card.json", "profile.json"
+INT8_NAME = int8_path(Path(ONNX_NAME)).name
 STAGING_PREFIX = ".staging-"
 PROFILE_MAX_IMAGES = 400  # enough for a robust centre and scale; keeps registration quick
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -200,6 +204,8 @@ class Registry:
             if candidate.pt.exists():
                 atomic.copy_file(candidate.pt, staging / PT_NAME)
             card = {**candidate.card, "name": name, "version": version, "class_names": names}
+            if _copy_int8(candidate.onnx, staging / INT8_NAME) and INT8_CARD_KEY in card:
+                card[INT8_CARD_KEY] = {**card[INT8_CARD_KEY], "file": INT8_NAME}
             if candidate.train_images is not None:
                 reference_profile(candidate.train_images, staging / ONNX_NAME, parent_profile).save(
                     staging / PROFILE_NAME
@@ -211,6 +217,21 @@ class Registry:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+
+def _copy_int8(onnx: Path, target: Path) -> bool:
+    """Copy the int8 copy of `onnx`, if it has one that loads, to `target`; whether it did.
+    One that does not load is left out (the version runs fp32), never a failed registration."""
+    source = int8_path(onnx)
+    if not source.is_file():
+        return False
+    try:
+        validate_onnx(source)
+    except RegistryError as exc:
+        logger.warning("%s is not registered, the version runs fp32: %s", source, exc)
+        return False
+    atomic.copy_file(source, target)
+    return True
 
 
 def pt_path(model: ModelVersion) -> Path:

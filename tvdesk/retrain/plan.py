@@ -5,6 +5,7 @@ of who labels a real camera's frames."""
 from __future__ import annotations
 
 from tvdesk.config import RetrainSettings
+from tvdesk.core.session.cameras import input_size
 from tvdesk.core.session.events import RetrainPlan
 from tvdesk.core.store import Camera
 from tvdesk.retrain.rounds import refining
@@ -18,12 +19,24 @@ SECONDS_PER_IMAGE_EPOCH = 0.17
 SETUP_SECONDS = 120.0
 
 
-def settings_for(camera: Camera | None, settings: RetrainSettings) -> RetrainSettings:
-    """The settings a retraining of `camera` runs with: the oracle (the synthetic world's
-    exact labels) cannot label a real camera, so a real camera's frames go to the teacher."""
-    if camera is not None and not camera.synthetic and settings.labeler == "oracle":
-        return settings.with_changes(labeler="teacher")
-    return settings
+def settings_for(
+    camera: Camera | None, settings: RetrainSettings, traffic_imgsz: int
+) -> RetrainSettings:
+    """The settings a retraining of `camera` runs with. The oracle (the synthetic world's exact
+    labels) cannot label a real camera, so a real camera's frames go to the teacher; and a real
+    camera's model is fine-tuned and gated at the input size the camera plays at (its own
+    setting, else `traffic_imgsz`): fine-tuned at 320 for a camera playing at 480, the traffic
+    model gained real fog at 320 but lost 0.05 mAP50 of it and 0.36 of the camera's day at 480
+    (`python -m bench.real_weather --labels import`). It trains on mosaics: a real camera's
+    vehicles come in every size anywhere in the view, and rectangular batches of whole frames
+    (the synthetic camera's recipe) lost real fog where mosaics gained it
+    (`python -m bench.fog_recipe`)."""
+    if camera is None or camera.synthetic:
+        return settings
+    labeler = "teacher" if settings.labeler == "oracle" else None
+    return settings.with_changes(
+        labeler=labeler, imgsz=input_size(camera, traffic_imgsz), mosaic=True
+    )
 
 
 def retrain_plan(settings: RetrainSettings, frames_available: int | None = None) -> RetrainPlan:

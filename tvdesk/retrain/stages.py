@@ -19,6 +19,7 @@ from pathlib import Path
 from tvdesk.core.detector.onnx_detector import OnnxDetector
 from tvdesk.core.registry import Candidate, Registry, pt_path
 from tvdesk.core.session.capture import (
+    FRAMES_FOLDER,
     CaptureError,
     event_frames,
     keep_frames,
@@ -39,6 +40,7 @@ from tvdesk.retrain.dataset import (
     version_dataset,
 )
 from tvdesk.retrain.gate import decide
+from tvdesk.retrain.job_int8 import job_int8
 from tvdesk.retrain.labelers import (
     ImportLabeler,
     Labeler,
@@ -75,6 +77,8 @@ BLEND_WEIGHTS = (0.9, 0.8, 0.7)
 # (measured, 6 min on 108 night frames and 150 day ones: held-out day mAP50 0.865 instead of
 # 0.850, night the same 0.59).
 FINE_TUNE_SCALE = 0.25
+# With mosaics (a real camera: vehicles of every size anywhere in the view), Ultralytics' own.
+MOSAIC_SCALE = 0.5
 
 
 def select(ctx: JobContext) -> None:
@@ -252,8 +256,8 @@ def train(ctx: JobContext) -> None:
         start_from=str(pt_path(active)),
         epochs=s.epochs or EPOCHS_BEFORE_TIMING,
         minutes=0.0 if s.epochs else rounds.train_minutes(ctx),
-        rect=True,
-        scale=FINE_TUNE_SCALE,
+        rect=not s.mosaic,
+        scale=MOSAIC_SCALE if s.mosaic else FINE_TUNE_SCALE,
         optimizer="AdamW",
         lr0=s.lr0,
         imgsz=s.imgsz,
@@ -381,6 +385,7 @@ def register(ctx: JobContext) -> None:
     if "blend_weight" in r:
         params["blend_weight"] = r["blend_weight"]
     card = build_card(parent.name, onnx, pt, [], data, params, metrics, r["train_seconds"])
+    card["int8"] = job_int8(ctx, onnx)  # <stem>.int8.onnx beside it, or the reason there is none
     candidate = Candidate(
         onnx,
         pt,
@@ -432,7 +437,8 @@ def _labeler(ctx: JobContext) -> Labeler:
 
 def _importer(ctx: JobContext) -> ImportLabeler:
     names = _active_detector(ctx).names
-    return ImportLabeler(Path(ctx.settings.import_dir), names, job_frames(ctx.data_dir, ctx.id))
+    frames = job_frames(ctx.data_dir, ctx.id) / FRAMES_FOLDER  # where an export without images
+    return ImportLabeler(Path(ctx.settings.import_dir), names, frames)  # finds its frames
 
 
 def _every(ctx: JobContext, done: int, total: int, what: str) -> None:

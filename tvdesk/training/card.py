@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tvdesk.core import atomic
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from tvdesk.core.atomic import sha256_of
 
 
 def build_card(

@@ -19,15 +19,18 @@ from tvdesk.core.detector import DetectorError
 from tvdesk.core.free_space import DiskSpaceError
 from tvdesk.core.registry import RegistryError
 from tvdesk.core.session.approver import Approver
+from tvdesk.core.session.engine import DetectionEngine
 from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_source
 from tvdesk.core.store import StoreError
 from tvdesk.ui.background import wait_for_background
+from tvdesk.ui.camera_wall import WallCamera
 from tvdesk.ui.log_view import install_file_log
 from tvdesk.ui.main_window import MainWindow
 from tvdesk.ui.player import PlayerController
 from tvdesk.ui.session_bridge import SessionBridge
 from tvdesk.ui.startup_dialog import show_startup_error
+from tvdesk.ui.wall_view import WallView
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +57,47 @@ def build_window(
     of `info`'s camera (default: the synthetic camera), or on `model` for every camera.
     `session_options` go to `LiveSession` (auto_approve, drift_config, poll_s...)."""
     info = info or _synthetic_info(settings)
-    session = start_session(settings, info, model=model, approver=approver, **session_options)
-    player = PlayerController(session)
-    return MainWindow(player, SessionBridge(session), log_file)
+    engine = DetectionEngine()  # shared by every camera the wall will play
+
+    def open_camera(spec: str, info: SourceInfo | None = None) -> tuple[PlayerController, Any]:
+        source = None
+        if info is None:
+            source = open_source(
+                spec,
+                loop=True,  # a file on the wall plays on, like a camera
+                scenario=settings.scenario,
+                synthetic_fps=settings.synthetic_fps,
+            )
+            info = source.info
+        try:
+            session = start_session(
+                settings, info, model=model, approver=approver, engine=engine, **session_options
+            )
+        except BaseException:
+            if source is not None:
+                source.close()
+            raise
+        player = PlayerController(session)
+        if source is not None:
+            player.play(source)
+        return player, SessionBridge(session)
+
+    def make_camera(spec: str) -> WallCamera:
+        return WallCamera(*open_camera(spec), spec)
+
+    player, bridge = open_camera(info.name, info)
+    window = MainWindow(player, bridge, log_file)
+    window.wall_view = WallView(
+        window, WallCamera(player, bridge, info.name), make_camera, window.state
+    )
+    return window
 
 
 def close_window(window: MainWindow) -> None:
-    """Stop playback, let background calls finish, end the session."""
-    window.player.close_source()
+    """Stop every camera's playback, let background calls finish, end the sessions."""
+    window.wall_view.close_sources()
     wait_for_background()
-    window.player.session.close()
+    window.wall_view.close_sessions()
 
 
 def run_app(
@@ -115,6 +149,7 @@ def run_app(
     else:
         window.show_error(problem)
         window.open_spec(f"synthetic:{settings.scenario}")
+    window.wall_view.restore()
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), window.close)
     try:

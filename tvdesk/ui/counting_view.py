@@ -84,15 +84,29 @@ class CountingView(QObject):
         return tools
 
     def _connect(self) -> None:
-        e, b = self.editor, self.bridge
-        e.line_drawn.connect(lambda points: b.add_shape(LINE, points))
-        e.zone_drawn.connect(lambda points: b.add_shape(ZONE, points))
-        e.shape_moved.connect(b.move_shape)
-        e.delete_requested.connect(b.delete_shape)
+        e = self.editor
+        e.line_drawn.connect(lambda points: self.bridge.add_shape(LINE, points))
+        e.zone_drawn.connect(lambda points: self.bridge.add_shape(ZONE, points))
+        e.shape_moved.connect(lambda *moved: self.bridge.move_shape(*moved))
+        e.delete_requested.connect(lambda shape: self.bridge.delete_shape(shape))
         e.mode_changed.connect(self.on_mode_changed)
-        b.shapes_changed.connect(e.set_shapes)
+        self.bridge.shapes_changed.connect(self.on_shapes_changed)
         self.panel.error.connect(self.window.show_error)
         self.panel.info.connect(self.window.show_info)
+
+    def watch(self, bridge: SessionBridge) -> None:
+        """Another camera's session: its shapes show when it is the one in focus."""
+        bridge.shapes_changed.connect(self.on_shapes_changed)
+
+    def focus(self, bridge: SessionBridge) -> None:
+        """Draw on, and show the counts of, the camera of `bridge` from now on."""
+        self.bridge = bridge
+        self.set_camera(bridge.session.camera)
+
+    @Slot(object)
+    def on_shapes_changed(self, shapes: object) -> None:
+        if self.sender() is self.bridge:
+            self.editor.set_shapes(shapes)
 
     def set_camera(self, camera: Camera | None) -> None:
         """The playing camera changed: show its lines, zones and counts."""

@@ -16,7 +16,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -29,9 +28,7 @@ from tvdesk.core.detector import SwapEvent
 from tvdesk.core.session.counting import COUNTS
 from tvdesk.core.session.frame_loop import FrameResult, LoopOutcome
 from tvdesk.core.sources import SourceEvent, SourceInfo
-from tvdesk.core.sources.webcams import find_webcams
 from tvdesk.core.store import Camera
-from tvdesk.core.synth.camera import SCENARIOS
 from tvdesk.ui.controls import PlaybackBar
 from tvdesk.ui.drift_dashboard import DriftDashboardWidget
 from tvdesk.ui.log_view import LogViewWidget
@@ -39,7 +36,7 @@ from tvdesk.ui.notice_bar import NoticeBar
 from tvdesk.ui.player import PlayerController
 from tvdesk.ui.session_bridge import SessionBridge
 from tvdesk.ui.session_view import SessionView
-from tvdesk.ui.source_dialogs import StreamUrlDialog, WebcamDialog
+from tvdesk.ui.source_menu import SourceMenu
 from tvdesk.ui.video_widget import VideoWidget
 
 logger = logging.getLogger(__name__)
@@ -89,7 +86,8 @@ class MainWindow(QMainWindow):
             self.state.value("detection/confidence", player.slot.current.thresholds.conf)
         )
         self.controls.set_confidence(confidence)
-        self.model_label.setText(f"model {player.slot.current.version}")
+        current = player.slot.current
+        self.model_label.setText(f"model {current.version} ({current.precision})")
         self.resize(1280, 800)
         self.restoreGeometry(self.state.value("window/geometry", b""))
         self._docks_placed = self.restoreState(self.state.value("window/state", b""))
@@ -109,10 +107,8 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(label)
 
     def _build_docks(self, bridge: SessionBridge | None, log_file: Path | None) -> None:
-        session = bridge.session if bridge is not None else None
-
-        def profile():
-            monitor = session.monitor if session is not None else None
+        def profile():  # of the camera in focus
+            monitor = self.player.session.monitor
             return monitor.profile if monitor is not None else None
 
         self.dashboard = DriftDashboardWidget(profile)
@@ -174,21 +170,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._action(
-            file_menu, "&Open video file…", self.on_open_file, QKeySequence.StandardKey.Open
-        )
-        self._action(file_menu, "Open &webcam…", self.on_open_webcam, "Ctrl+Shift+W")
-        self._action(file_menu, "Open network &stream…", self.on_open_stream, "Ctrl+U")
-        synthetic = file_menu.addMenu("S&ynthetic camera")
-        for name in SCENARIOS:
-            self._action(synthetic, name, lambda _=False, n=name: self.open_spec(f"synthetic:{n}"))
-        self.recent_menu = file_menu.addMenu("&Recent files")
-        self._refresh_recent()
-        file_menu.addSeparator()
-        self._action(file_menu, "Load &model…", self.on_load_model, "Ctrl+M")
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.sources = SourceMenu(self, bar.addMenu("&File"), self.state)
         play_menu = bar.addMenu("&Playback")
         self._action(play_menu, "Play / &pause", self.on_play_pause, Qt.Key.Key_Space)
         self._action(play_menu, "&Step one frame", self.on_step, Qt.Key.Key_Period)
@@ -197,20 +179,45 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About tvdesk", self.on_about)
 
     def _connect(self) -> None:
-        p, c = self.player, self.controls
-        p.result_ready.connect(self.on_result)
-        p.source_opened.connect(self.on_source_opened)
-        p.finished.connect(self.on_loop_finished)
-        p.swapped.connect(self.on_swapped)
-        p.source_event.connect(self.on_source_event)
-        p.error.connect(self.show_error)
+        c = self.controls
         c.play_pause_clicked.connect(self.on_play_pause)
         c.step_clicked.connect(self.on_step)
-        c.seek_requested.connect(p.seek)
+        c.seek_requested.connect(lambda index: self.player.seek(index))
         c.confidence_changed.connect(self.on_confidence_changed)
-        c.classes_changed.connect(p.set_class_filter)
+        c.classes_changed.connect(lambda ids: self.player.set_class_filter(ids))
+        self.watch(self.player, self.session_view.bridge if self.session_view else None)
+
+    def watch(self, player: PlayerController, bridge: SessionBridge | None) -> None:
+        """Hear `player` (and its session's `bridge`): what it says shows when it is the
+        camera in focus; its errors show always, named."""
+        player.result_ready.connect(self.on_result)
+        player.source_opened.connect(self.on_source_opened)
+        player.finished.connect(self.on_loop_finished)
+        player.swapped.connect(self.on_swapped)
+        player.source_event.connect(self.on_source_event)
+        player.error.connect(self.on_player_error)
+        if bridge is not None:
+            bridge.camera_changed.connect(self.on_camera_changed)
+            if self.session_view is not None and bridge is not self.session_view.bridge:
+                self.session_view.watch(bridge)
+
+    def focus(self, player: PlayerController, bridge: SessionBridge) -> None:
+        """Show the camera of `player` in full: its video, controls, drift, models, counts."""
+        self.player = player
         if self.session_view is not None:
-            self.session_view.bridge.camera_changed.connect(self.on_camera_changed)
+            self.session_view.focus(bridge)
+        self.dashboard.reset()
+        self.video.show_message("waiting for the next frame…")
+        if player.info is not None:
+            self.on_camera_changed(player.session.camera, player.info)
+            self.controls.set_source(player.info.frame_count, player.info.fps, player.info.seekable)
+        self.controls.set_class_names(player.slot.current.names)
+        self.model_label.setText(f"model {player.slot.current.version}")
+
+    def _focused(self) -> bool:
+        """Whether the signal in hand comes from the camera in focus."""
+        sender = self.sender()
+        return sender is None or sender is self.player
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -218,56 +225,10 @@ class MainWindow(QMainWindow):
         return self.player.open(spec)
 
     def open_file(self, path: Path) -> None:
-        if self.open_spec(str(path)):
-            self._remember(path)
-
-    @Slot()
-    def on_open_file(self) -> None:
-        start = str(self.state.value("paths/last_folder", str(Path.home())))
-        name, _ = QFileDialog.getOpenFileName(self, "Open video", start, VIDEO_FILTER)
-        if name:
-            self.state.setValue("paths/last_folder", str(Path(name).parent))
-            self.open_file(Path(name))
-
-    @Slot()
-    def on_open_webcam(self) -> None:
-        found = find_webcams()
-        if not found:
-            self.show_error(
-                "No webcam found. Connect one (and check it is not in use by "
-                "another program), then try again."
-            )
-            return
-        dialog = WebcamDialog(found, self)
-        if dialog.exec():
-            self.open_spec(str(dialog.index()))
-
-    @Slot()
-    def on_open_stream(self) -> None:
-        dialog = StreamUrlDialog(self)
-        if dialog.exec():
-            self.open_spec(dialog.url())
-
-    @Slot()
-    def on_load_model(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Load ONNX model", "", "ONNX (*.onnx)")
-        if name:
-            self.player.swap_model(Path(name))
-
-    def _remember(self, path: Path) -> None:
-        recent = [p for p in self.recent_files() if p != str(path)]
-        self.state.setValue("paths/recent", [str(path), *recent][:MAX_RECENT])
-        self._refresh_recent()
+        self.sources.open_file(path)
 
     def recent_files(self) -> list[str]:
-        value = self.state.value("paths/recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self.recent_files():
-            self._action(self.recent_menu, path, lambda _=False, p=path: self.open_file(Path(p)))
-        self.recent_menu.setEnabled(bool(self.recent_files()))
+        return self.sources.recent_files()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if event.mimeData().hasUrls():
@@ -276,7 +237,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
-            self.open_file(Path(urls[0].toLocalFile()))
+            self.sources.open_file(Path(urls[0].toLocalFile()))
 
     # -- playback --------------------------------------------------------------------------
 
@@ -299,6 +260,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_source_opened(self, info: SourceInfo) -> None:
+        if not self._focused():
+            return
         camera = self.player.session.camera
         self.on_camera_changed(camera, info)
         self.controls.set_source(info.frame_count, info.fps, info.seekable)
@@ -307,14 +270,19 @@ class MainWindow(QMainWindow):
         if camera is not None and camera.detection.confidence is not None:
             self.controls.set_confidence(camera.detection.confidence)  # the camera's own
         self.player.set_confidence(self.controls.confidence.value() / 100)
-        self.model_label.setText(f"model {self.player.slot.current.version}")
+        current = self.player.slot.current
+        self.model_label.setText(f"model {current.version} ({current.precision})")
         self.dashboard.reset()
         if self.session_view is not None:
             self.session_view.set_camera(camera)
 
     @Slot(object)
     def on_camera_changed(self, camera: Camera | None, info: SourceInfo | None = None) -> None:
-        """Show the playing camera's name beside its source."""
+        """Show the playing camera's name beside its source (another camera's renaming or
+        baseline shows on its own tile)."""
+        sender = self.sender()
+        if isinstance(sender, SessionBridge) and sender.session is not self.player.session:
+            return
         source = (
             info.name if info is not None else self.player.info.name if self.player.info else ""
         )
@@ -324,6 +292,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:
+        if not self._focused():
+            return
         self.video.show_frame(
             result.frame.image, result.detections, result.observations.get(COUNTS)
         )
@@ -335,11 +305,13 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(
             f"{s.fps:.1f} fps · inference {s.inference_ms:.1f} ms · dropped {s.dropped}"
         )
-        self.model_label.setText(f"model {result.model_version}")
+        self.model_label.setText(f"model {result.model_version} ({result.precision})")
         self.controls.set_position(result.frame.index, result.frame.timestamp)
 
     @Slot(object)
     def on_loop_finished(self, outcome: LoopOutcome) -> None:
+        if not self._focused():
+            return
         if outcome.reason == "failed":
             self.show_error(f"Playback stopped: {outcome.error}")
         elif outcome.reason == "ended":
@@ -348,6 +320,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_source_event(self, event: SourceEvent) -> None:
+        if not self._focused():
+            return
         if event.kind == "disconnected":
             self.show_error(event.message)
         else:
@@ -355,6 +329,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_swapped(self, event: SwapEvent) -> None:
+        if not self._focused():
+            return
         if event.accepted:
             self.controls.set_class_names(self.player.slot.current.names)
             self.show_info(
@@ -365,6 +341,14 @@ class MainWindow(QMainWindow):
                 f"Model {event.new_version} was not loaded: {event.reason}. "
                 f"Model {event.old_version} keeps running."
             )
+
+    @Slot(str)
+    def on_player_error(self, message: str) -> None:
+        sender = self.sender()
+        if isinstance(sender, PlayerController) and sender is not self.player:
+            camera = sender.session.camera
+            message = f"Camera {camera.name}: {message}" if camera else message
+        self.show_error(message)
 
     @Slot(str)
     def show_error(self, message: str) -> None:

@@ -92,7 +92,7 @@ class SessionView(QObject):
         review.triggered.connect(self.on_review_waiting)
         menu.addAction(review)
         rollback = QAction("Roll &back the model", self)
-        rollback.triggered.connect(self.bridge.rollback)
+        rollback.triggered.connect(lambda: self.bridge.rollback())
         menu.addAction(rollback)
         self.window.add_menu(self._camera_menu())
 
@@ -107,22 +107,42 @@ class SessionView(QObject):
         return menu
 
     def _connect(self) -> None:
-        b, banner, w = self.bridge, self.banner, self.window
-        b.alarm_raised.connect(self.on_alarm_raised)
-        b.alarm_ended.connect(banner.on_alarm_ended)
-        b.job_queued.connect(self.on_job_queued)
-        b.model_promoted.connect(self.on_model_promoted)
-        b.dismissed.connect(banner.on_dismissed)
-        b.error.connect(self.on_error)
-        banner.approve_requested.connect(b.approve)
-        banner.approve_with_labels_requested.connect(b.approve)
-        banner.dismiss_requested.connect(b.dismiss)
+        banner, w = self.banner, self.window
+        banner.approve_requested.connect(lambda event_id: self.bridge.approve(event_id))
+        banner.approve_with_labels_requested.connect(
+            lambda event_id, labels: self.bridge.approve(event_id, labels)
+        )
+        banner.dismiss_requested.connect(
+            lambda event_id, expected: self.bridge.dismiss(event_id, expected)
+        )
         self.jobs.job_finished.connect(self.on_job_finished)
         self.jobs.review_requested.connect(self.open_review)
         self.jobs.summary_changed.connect(w.set_jobs_summary)
         self.jobs.error.connect(w.show_error)
-        self.models.activate_requested.connect(b.activate)
-        self.models.rollback_requested.connect(b.rollback)
+        self.models.activate_requested.connect(lambda model_id: self.bridge.activate(model_id))
+        self.models.rollback_requested.connect(lambda: self.bridge.rollback())
+        self.watch(self.bridge)
+
+    def watch(self, bridge: SessionBridge) -> None:
+        """Hear what `bridge`'s camera says: notices for every camera, the banner and the
+        models panel for the one in focus."""
+        bridge.alarm_raised.connect(self.on_alarm_raised)
+        bridge.alarm_ended.connect(self.on_alarm_ended)
+        bridge.job_queued.connect(self.on_job_queued)
+        bridge.model_promoted.connect(self.on_model_promoted)
+        bridge.dismissed.connect(self.on_dismissed)
+        bridge.error.connect(self.on_error)
+        if bridge is not self.bridge:
+            self.counting.watch(bridge)
+
+    def focus(self, bridge: SessionBridge) -> None:
+        """The window shows the camera of `bridge` from now on."""
+        self.bridge = bridge
+        self.banner.hide()
+        self.auto_approve.setChecked(bridge.session.auto_approve)
+        self.counting.focus(bridge)
+        camera = bridge.session.camera
+        self.models.set_camera(camera.id if camera else None)
 
     def set_camera(self, camera: Camera | None) -> None:
         """The playing camera changed: its models, lines, zones and counts."""
@@ -133,14 +153,33 @@ class SessionView(QObject):
 
     @Slot(object)
     def on_alarm_raised(self, alarm: AlarmRaised) -> None:
+        if self.sender() is not self.bridge:
+            name = alarm.camera.name if alarm.camera else "another camera"
+            self.window.show_error(f"Drift alarm on camera {name}: {alarm.event.summary}")
+            return
+        self.show_alarm(alarm)
+
+    def show_alarm(self, alarm: AlarmRaised) -> None:
+        """The banner on `alarm` (of the camera in focus)."""
         self.banner.show_alarm(alarm)
         if self.bridge.session.auto_approve:
             self.banner.plan.setText("Approving automatically (Retraining menu)…")
             self.banner.enable_decision()
 
     @Slot(object)
+    def on_alarm_ended(self, ended: object) -> None:
+        if self.sender() is self.bridge:
+            self.banner.on_alarm_ended(ended)
+
+    @Slot(int)
+    def on_dismissed(self, event_id: int) -> None:
+        if self.sender() is self.bridge:
+            self.banner.on_dismissed(event_id)
+
+    @Slot(object)
     def on_job_queued(self, queued: JobQueued) -> None:
-        self.banner.on_job_queued(queued)
+        if self.sender() is self.bridge:
+            self.banner.on_job_queued(queued)
         self.jobs.refresh()
         self.window.show_info(
             f"Retraining queued as job {queued.job.id} on the {queued.queue} queue."
@@ -148,6 +187,8 @@ class SessionView(QObject):
 
     @Slot(object)
     def on_model_promoted(self, promoted: ModelPromoted) -> None:
+        if self.sender() is not self.bridge:
+            return  # another camera's new version: its own tile shows it
         self.models.refresh()
         was = f" (was version {promoted.previous.version})" if promoted.previous else ""
         self.window.show_info(
@@ -157,8 +198,13 @@ class SessionView(QObject):
 
     @Slot(str)
     def on_error(self, message: str) -> None:
+        bridge = self.sender()
+        if isinstance(bridge, SessionBridge) and bridge is not self.bridge:
+            camera = bridge.session.camera
+            message = f"Camera {camera.name}: {message}" if camera else message
+        else:
+            self.banner.enable_decision()
         self.window.show_error(message)
-        self.banner.enable_decision()
 
     @Slot(object)
     def on_job_finished(self, job: Job) -> None:

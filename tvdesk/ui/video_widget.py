@@ -5,7 +5,7 @@ ratio kept; the counting lines and zones over them, drawn and edited with the mo
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -183,3 +183,12 @@ class VideoWidget(QWidget):
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if not (self.editor.mode != OFF and self.editor.key(Qt.Key(event.key()))):
             super().keyPressEvent(event)
+
+    def event(self, event) -> bool:
+        """While lines or zones are drawn, Esc is the editor's (cancel), not the window's
+        shortcut (back to the camera wall)."""
+        drawing = event.type() == QEvent.Type.ShortcutOverride and self.editor.mode != OFF
+        if drawing and event.key() == Qt.Key.Key_Escape:
+            event.accept()
+            return True
+        return super().event(event)

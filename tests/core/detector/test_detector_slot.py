@@ -20,7 +20,7 @@ from detector_support import fixed_output_model, raw_output, synthetic_frames, u
 from tvdesk.core.detector import DetectorSlot, OnnxDetector, SwapEvent
 from tvdesk.core.detector import slot as detector_slot
 from tvdesk.core.detector.onnx_model import save_optimized
-from tvdesk.core.detector.slot import LOAD_NICE, FrameGaps, _low_priority_for_this_thread
+from tvdesk.core.detector.slot import LOAD_NICE, FrameGaps, low_priority_for_this_thread
 
 END = None  # the producer's last item
 
@@ -195,7 +195,7 @@ def test_the_optimizer_thread_alone_gets_a_low_priority():
     seen = {}
 
     def lowered() -> None:
-        _low_priority_for_this_thread()
+        low_priority_for_this_thread()
         seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     before = os.getpriority(os.PRIO_PROCESS, 0)

@@ -41,6 +41,7 @@ class SleepyDetector:
     def __init__(self, delay: float = 0.0, version: str = "sleepy") -> None:
         self.delay = delay
         self.version = version
+        self.precision = "fp32"
         self.timings = Times(0.0, delay * 1000.0, 0.0)
 
     def detect(self, frame) -> Detections:

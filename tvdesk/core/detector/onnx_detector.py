@@ -127,14 +127,20 @@ class OnnxDetector:
         self.frame_scope: contextlib.AbstractContextManager = contextlib.nullcontext()
         self._bad_frames = 0
         logger.info(
-            "loaded %s (version %s): %d classes, input %s%s, %s",
+            "loaded %s (version %s, %s): %d classes, input %s%s, %s",
             self.path,
             self.version,
+            self.precision,
             len(self.names),
             self.input_hw,
             " rectangular" if self.rect else "",
             self.providers[0],
         )
+
+    @property
+    def precision(self) -> str:
+        """What the model runs in: int8 for tvdesk's int8 copy of a model, else fp32 (or fp16)."""
+        return self.info.precision
 
     def set_thresholds(
         self,

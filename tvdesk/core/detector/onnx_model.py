@@ -18,6 +18,8 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
+from tvdesk.core.detector.int8_copy import fp32_path
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_STRIDE = 32
@@ -26,6 +28,8 @@ CPU_PROVIDER = "CPUExecutionProvider"
 # Used, in this order, when onnxruntime offers them and the caller did not choose.
 ACCELERATED_PROVIDERS = ("CUDAExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider")
 INPUT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+# The metadata key tvdesk's int8 quantization writes (tvdesk.training.int8): "int8".
+PRECISION_KEY = "precision"
 LOAD_ERRORS = (
     ort_errors.Fail,
     ort_errors.InvalidArgument,
@@ -53,6 +57,7 @@ class ModelInfo:
     input_name: str
     input_dtype: type
     output_name: str
+    precision: str = "fp32"  # what the weights and arithmetic are: fp32, fp16 or int8
 
     @property
     def dynamic(self) -> bool:
@@ -146,6 +151,7 @@ def read_model_info(path: Path, session: ort.InferenceSession) -> ModelInfo:
         input_name=input_name,
         input_dtype=input_dtype,
         output_name=output_name,
+        precision=meta.get(PRECISION_KEY) or ("fp16" if input_dtype == np.float16 else "fp32"),
     )
 
 
@@ -153,15 +159,16 @@ def model_version(path: Path) -> str:
     """What to call the model: "<name> v<version>" from its card, else the file stem.
 
     The card is `<stem>.json` beside the model (the bundled model, `tvdesk train`) or
-    `card.json` in its folder (a registry version folder).
+    `card.json` in its folder (a registry version folder); an int8 copy has its model's card.
     """
-    for card in (path.with_suffix(".json"), path.with_name("card.json")):
+    model = fp32_path(path)
+    for card in (model.with_suffix(".json"), path.with_name("card.json")):
         if card.is_file():
             fields = _read_card(card)
             name, version = fields.get("name"), fields.get("version")
             if version:
                 return f"{name} v{version}" if name else str(version)
-    return path.stem
+    return model.stem
 
 
 def _read_card(card: Path) -> dict:

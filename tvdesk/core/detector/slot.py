@@ -225,7 +225,7 @@ def _checked_copy(
         outcome: list[float | Exception] = []
 
         def optimize_and_check() -> None:
-            _low_priority_for_this_thread()
+            low_priority_for_this_thread()
             try:
                 save_optimized(path, target)
                 one = options | {"threads": 1}  # no pool threads to inherit its low priority
@@ -242,7 +242,7 @@ def _checked_copy(
         yield target, outcome[0]
 
 
-def _low_priority_for_this_thread() -> None:
+def low_priority_for_this_thread() -> None:
     """`LOAD_NICE` for the calling thread only: Linux gives each thread its own nice value
     (elsewhere a thread id is no process id, so nothing is done). Threads it starts inherit
     it, so it must not open a session with a thread pool that will serve frames."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from tvdesk.core.detector import DetectorSlot, SwapEvent
+from tvdesk.core.detector.runtime_choice import runtime_model
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
 from tvdesk.core.registry import Registry, RegistryError, version_profile
 from tvdesk.core.session.model_follower import same_file
@@ -125,15 +126,25 @@ def input_size(camera: Camera, traffic_imgsz: int) -> int | None:
 
 
 def put_in_slot(
-    slot: DetectorSlot, camera: Camera, version: ModelVersion | None, imgsz: int | None
+    slot: DetectorSlot,
+    camera: Camera,
+    version: ModelVersion | None,
+    imgsz: int | None,
+    data_dir: Path | None = None,
 ) -> SwapEvent | None:
     """Swap `version` (at `imgsz`) into `slot` unless it is there already, and apply the
-    camera's thresholds; the swap's outcome, or None when none was needed."""
+    camera's thresholds; the swap's outcome, or None when none was needed. With `data_dir`
+    the version's int8 copy runs where `runtime_model` chooses it."""
     swap = None
-    if version is not None and not (
-        same_file(slot, version.path) and slot.current.options.imgsz == imgsz
-    ):
-        swap = slot.load_and_swap(version.path, imgsz=imgsz)
+    if version is not None:
+        path = version.path
+        if data_dir is not None:
+            options = slot.current.options
+            path = runtime_model(
+                path, imgsz, data_dir, threads=options.threads, frame_hw=slot.current.last_frame_hw
+            )
+        if not (same_file(slot, path) and slot.current.options.imgsz == imgsz):
+            swap = slot.load_and_swap(path, imgsz=imgsz)
     detection, names = camera.detection, slot.current.names
     changes: dict[str, object] = {"classes": None}
     if detection.classes is not None:

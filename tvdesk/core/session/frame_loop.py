@@ -6,6 +6,7 @@ the benchmark and the tests run the very same loop headless.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -36,6 +37,7 @@ class StageTimesLike(Protocol):
 
 class DetectorLike(Protocol):
     version: str
+    precision: str
 
     @property
     def timings(self) -> StageTimesLike: ...
@@ -79,6 +81,7 @@ class FrameResult:
     stats: FrameStats
     model_version: str
     observations: Mapping[str, object]  # each observer's return value, by its name
+    precision: str = "fp32"  # what the model file ran in: fp32 or int8 (its int8 copy)
 
 
 FrameConsumer = Callable[[FrameResult], None]
@@ -113,9 +116,13 @@ class FrameLoop:
         observers: Mapping[str, FrameObserver] | None = None,
         consumers: Sequence[FrameConsumer] = (),
         every_frame: bool = False,
+        turn: Callable[[], contextlib.AbstractContextManager] | None = None,
     ) -> None:
+        """`turn`: what to hold while a frame is detected (a `DetectionEngine`'s turn when
+        several cameras share the CPU); default: nothing."""
         self.source = source
         self.slot = slot
+        self._turn = turn or contextlib.nullcontext
         self.observers = dict(observers or {})
         self.consumers = list(consumers)
         self._feed: FrameFeed = feed_for(source, every_frame)
@@ -237,7 +244,8 @@ class FrameLoop:
         started = time.perf_counter()
         detector = self.slot.current  # once per frame: a swap lands between frames
         self.model_version = detector.version
-        detections = detector.detect(frame.image)
+        with self._turn():
+            detections = detector.detect(frame.image)
         timings = detector.timings
         observations = {
             name: observer.update(frame.image, detections, frame.timestamp)
@@ -245,7 +253,12 @@ class FrameLoop:
         }
         stats = self._stats(frame, timings, (time.perf_counter() - started) * 1000.0)
         result = FrameResult(
-            frame, detections, stats, detector.version, MappingProxyType(observations)
+            frame,
+            detections,
+            stats,
+            detector.version,
+            MappingProxyType(observations),
+            detector.precision,
         )
         self.frames += 1
         for consumer in self.consumers:

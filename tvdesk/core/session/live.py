@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tvdesk.config import Settings
 from tvdesk.core.detector import DetectorSlot
+from tvdesk.core.detector.runtime_choice import runtime_model
 from tvdesk.core.drift import DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile
@@ -38,6 +39,7 @@ from tvdesk.core.session.approver import Approver
 from tvdesk.core.session.capture import CaptureBuffer
 from tvdesk.core.session.counting import COUNTS, CameraCounting, store_rows
 from tvdesk.core.session.counting_shapes import CountingShapes
+from tvdesk.core.session.engine import DetectionEngine
 from tvdesk.core.session.events import (
     AlarmEnded,
     AlarmRaised,
@@ -91,8 +93,10 @@ class LiveSession:
         drift_config: DriftConfig | None = None,
         poll_s: float = 1.0,
         model_override: bool = False,
+        engine: DetectionEngine | None = None,
     ) -> None:
         self.slot = slot
+        self.engine = engine  # shared with the other cameras playing at once, if any
         self.settings = settings
         self.data_dir = settings.data_dir
         self.db_path = database_path(self.data_dir)
@@ -106,6 +110,7 @@ class LiveSession:
         self._lock = threading.RLock()
         self._stream: CameraStream | None = None
         self._last_camera: Camera | None = None
+        self._last_stream: CameraStream | None = None
         self._events: dict[int, tuple[DriftEvent, Path, Camera]] = {}
         self.counting_shapes = CountingShapes(self)  # the playing camera's lines and zones
         self._writer = StoreWriter(
@@ -143,6 +148,11 @@ class LiveSession:
         return self._stream
 
     @property
+    def last_stream(self) -> CameraStream | None:
+        """The camera playing now, else the last one that played (for its summary)."""
+        return self._stream or self._last_stream
+
+    @property
     def camera(self) -> Camera | None:
         """The camera playing now, else the last one that played (what the operator sees)."""
         stream = self._stream
@@ -173,12 +183,14 @@ class LiveSession:
         observers, own = self.attach(
             source.info, camera, model_version=lambda: loop.model_version if loop else ""
         )
+        key = f"camera {self._stream.camera.id}"
         loop = FrameLoop(
             source,
             self.slot,
             observers=observers,
             consumers=[*own, *consumers],
             every_frame=every_frame,
+            turn=(lambda: self.engine.turn(key)) if self.engine else None,
         )
         loop.on_finished(self.detach)
         return loop
@@ -212,7 +224,7 @@ class LiveSession:
         stream = CameraStream(info, camera, monitor, capture, recorder, counting, normal)
         monitor.on_baseline = lambda profile: self._inbox.put((stream, "baseline", profile))
         with self._lock:
-            self._stream, self._last_camera = stream, camera
+            self._stream, self._last_stream, self._last_camera = stream, stream, camera
         self._follower.follow(None if self.model_override else camera.id, camera.model_id)
         consumers = [capture, recorder, *([normal] if normal else [])]
         observers = {DRIFT: monitor, COUNTS: counting}
@@ -298,7 +310,7 @@ class LiveSession:
         """The camera's version in the slot (unless an override plays); its version or None."""
         version = None if self.model_override else self.registry.version_of(camera)
         imgsz = cameras.input_size(camera, self.settings.traffic_imgsz)
-        swap = cameras.put_in_slot(self.slot, camera, version, imgsz)
+        swap = cameras.put_in_slot(self.slot, camera, version, imgsz, self.data_dir)
         if swap is not None and not swap.accepted and version is not None:
             self._publish(SessionError(swap_failed_message(version, swap)))
         return version
@@ -383,7 +395,9 @@ class LiveSession:
         self._publish(ModelPromoted(version, previous))
         stream = self._stream
         imgsz = self.slot.current.options.imgsz
-        swap = self.slot.load_and_swap(version.path, imgsz=imgsz)
+        threads = self.slot.current.options.threads
+        path = runtime_model(version.path, imgsz, self.data_dir, threads=threads)
+        swap = self.slot.load_and_swap(path, imgsz=imgsz)
         if not swap.accepted:
             self._publish(SessionError(swap_failed_message(version, swap)))
             return

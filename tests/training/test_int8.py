@@ -1,0 +1,150 @@
+"""int8 copies made and gated for real: ONNX Runtime's static quantization of the bundled model,
+calibrated on base training images, gated with our detector on base val; a copy whose output is
+quantized too fails the gate; bad input means fp32, said once in the log and in the verdict."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from detector_support import fixed_output_model, raw_output, ultralytics_metadata
+
+from tvdesk.config import project_root
+from tvdesk.core.atomic import sha256_of
+from tvdesk.core.detector import OnnxDetector
+from tvdesk.core.detector.int8_copy import gated_int8, int8_path
+from tvdesk.training.accuracy import LabelledFolder
+from tvdesk.training.int8 import MIN_CALIBRATION_FRAMES, TOLERANCE, gate, make_int8
+from tvdesk.training.int8_quantize import decode_tail, quantize
+
+onnx = pytest.importorskip("onnx", reason="quantization needs onnx (the train extra)")
+pytest.importorskip("ultralytics", reason="the gate's mAP needs ultralytics (the train extra)")
+
+BASE = project_root() / "data" / "base"
+CALIBRATION, VAL = 24, 60  # images: enough for a stable verdict, few enough for a quick test
+
+
+@pytest.fixture(scope="module")
+def base_data() -> LabelledFolder:
+    if not (BASE / "data.yaml").exists():
+        pytest.fail("data/base is missing: run `make setup` (the README's test command does)")
+    return LabelledFolder.from_yaml(BASE / "data.yaml")
+
+
+@pytest.fixture(scope="module")
+def held_out(base_data) -> dict[str, LabelledFolder]:
+    return {"base_val": base_data.subset(base_data.images[:VAL])}
+
+
+@pytest.fixture(scope="module")
+def train_images():
+    return sorted((BASE / "images" / "train").glob("*.jpg"))
+
+
+def _model_copy(bundled_model, folder):
+    """The bundled model and its card in `folder`, without the int8 copy that ships beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".onnx", ".json"):
+        shutil.copy(bundled_model.with_suffix(suffix), folder)
+    return folder / bundled_model.name
+
+
+@pytest.fixture(scope="module")
+def made(bundled_model, held_out, train_images, tmp_path_factory):
+    model = _model_copy(bundled_model, tmp_path_factory.mktemp("made"))
+    return model, make_int8(model, train_images[:CALIBRATION], held_out, 320, source="test")
+
+
+def test_the_int8_copy_of_the_bundled_model_passes_its_gate(made):
+    model, verdict = made
+    assert verdict.passed and not verdict.reason
+    assert verdict.file == int8_path(model) == model.with_name("tvdesk-base.int8.onnx")
+    fp32, int8 = verdict.map50["base_val@320"].values()
+    assert fp32 > 0.5 and fp32 - int8 <= TOLERANCE
+    detector = OnnxDetector(verdict.file)
+    assert detector.precision == "int8" and detector.info.dynamic
+    assert detector.names == OnnxDetector(model).names and OnnxDetector(model).precision == "fp32"
+    assert verdict.file.stat().st_size < model.stat().st_size / 3
+
+
+def test_its_card_entry_is_what_the_player_reads(made):
+    model, verdict = made
+    entry = verdict.as_card()
+    assert entry["sha256"] == sha256_of(verdict.file) and entry["file"] == verdict.file.name
+    assert (entry["imgsz"], entry["export_imgsz"], entry["tolerance"]) == ([320], 320, TOLERANCE)
+    assert entry["calibration"] == {"source": "test", "imgsz": 320, "frames": CALIBRATION}
+    assert gated_int8(model, 320)[0] is None  # no verdict in the card yet
+    card = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps(card | {"int8": entry}))
+    assert gated_int8(model, 320) == (verdict.file, "")
+    assert gated_int8(model, None) == (verdict.file, "")  # the model's own size
+    assert "not at 480" in gated_int8(model, 480)[1]
+
+
+def test_the_decode_stays_float_and_every_other_conv_is_int8(made):
+    model, verdict = made
+    tail = set(decode_tail(onnx.load(str(model))))
+    assert {"/model.22/dfl/conv/Conv", "/model.22/Sigmoid", "/model.22/Concat_26"} <= tail
+    assert not [name for name in tail if "/cv2." in name or "/cv3." in name]
+    graph = onnx.load(str(verdict.file)).graph
+    dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    int8_convs = [n.name for n in convs if n.input[1] in dequantized]
+    assert len(int8_convs) == len(convs) - 1  # all but the DFL's
+    decoded = {o for n in graph.node if n.name in tail for o in n.output}
+    requantized = [n.name for n in graph.node if n.op_type == "QuantizeLinear"]
+    assert requantized and not [
+        n for n in graph.node if n.name in requantized and decoded & set(n.input)
+    ]
+
+
+def test_a_copy_with_its_output_quantized_too_fails_the_gate(
+    bundled_model, held_out, train_images, tmp_path
+):
+    """Why the decode stays float: boxes and scores share one uint8 range, and the gate sees it."""
+    model = _model_copy(bundled_model, tmp_path)
+    detector = OnnxDetector(model, imgsz=320)
+    tensors = [detector.prepare(cv2.imread(str(p))) for p in train_images[:CALIBRATION]]
+    assert quantize(model, int8_path(model), tensors, keep_float=[]) == 0
+    map50, failures = gate(model, int8_path(model), held_out, [320])
+    assert map50["base_val@320"]["int8"] < 0.1 < map50["base_val@320"]["fp32"]
+    assert len(failures) == 1 and "base_val@320" in failures[0] and "below fp32" in failures[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("missing folder", "does not exist"),
+        ("another camera size", "of the camera's size 1280x720"),
+        ("too few frames", f"{MIN_CALIBRATION_FRAMES} are needed"),
+        ("no held-out set", "no held-out set"),
+        ("no detection head", "detection head"),
+    ],
+)
+def test_bad_input_means_fp32_said_once(
+    case, reason, bundled_model, held_out, train_images, tmp_path, caplog
+):
+    model = _model_copy(bundled_model, tmp_path)
+    calibration, sets, frame_hw = train_images[:CALIBRATION], held_out, None
+    if case == "missing folder":
+        calibration = tmp_path / "no-such-folder"
+    elif case == "another camera size":
+        frame_hw = (720, 1280)  # the base images are 640x360
+    elif case == "too few frames":
+        calibration = train_images[: MIN_CALIBRATION_FRAMES - 1]
+    elif case == "no held-out set":
+        sets = {}
+    else:
+        head = raw_output(np.array([[160.0, 160.0, 40.0, 30.0]]), np.array([[0.9]]))
+        model = fixed_output_model(tmp_path / "plain.onnx", [head], ultralytics_metadata(["car"]))
+    with caplog.at_level(logging.WARNING):
+        verdict = make_int8(model, calibration, sets, 320, frame_hw=frame_hw)
+    assert not verdict.passed and verdict.file is None and reason in verdict.reason
+    assert not int8_path(model).exists()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "runs fp32" in warnings[0].getMessage()
+    assert verdict.as_card()["passed"] is False and verdict.as_card()["file"] is None
