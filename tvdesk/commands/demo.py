@@ -85,7 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "refinement rounds until they are spent (default 40; 0 = stop after the first)",
     )
     parser.add_argument(
-        "--round-minutes", type=float, help="fine-tuning time of each refinement round (8)"
+        "--round-minutes", type=float, help="fine-tuning time of each refinement round (default 10)"
     )
     parser.add_argument("--label-budget", type=int, help="frames chosen for labelling")
     parser.add_argument("--replay", type=int, help="base images mixed in")
