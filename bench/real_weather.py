@@ -138,7 +138,7 @@ def run_once(labels: str, number: int) -> dict:
     held_in, held_out = split_fog()
     folder, fog_of = stream_folder(root, held_in)
     settings = replace(load_settings(), data_dir=home, baseline_seconds=BASELINE_S)
-    retrain = RetrainSettings(labeler="teacher")
+    retrain = RetrainSettings(labeler="teacher", refine_minutes=0.0)  # the first version
     if labels == "import":
         retrain = retrain.with_changes(
             labeler="import", import_dir=str(operator_export(root, fog_of))

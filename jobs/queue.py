@@ -14,7 +14,7 @@ from pathlib import Path
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 
-from jobs.tasks import register_tasks
+from jobs.tasks import pipeline, register_tasks
 from tvdesk.config import default_data_dir
 from tvdesk.core.sources.stream import UrlError, mask_url, split_url
 
@@ -86,14 +86,11 @@ class JobQueue:
                 "is not affected"
             ) from None
 
-    def submit_retrain(self, job_id: int) -> None:
-        """Queue the retraining stages of `job_id` as one chained pipeline."""
+    def submit_retrain(self, job_id: int, first: str | None = None) -> None:
+        """Queue the retraining stages of `job_id` as one chained pipeline, from stage
+        `first` (a resumed job) or from the start."""
         self.check()
-        stages = list(self.tasks.values())
-        pipeline = stages[0].s(job_id)
-        for task in stages[1:]:
-            pipeline = pipeline.then(task)
-        self.huey.enqueue(pipeline)
+        self.huey.enqueue(pipeline(self.tasks, job_id, first))
         logger.info("queued retraining job %d on %s", job_id, self.description)
 
     def pending(self) -> int:

@@ -34,13 +34,17 @@ WORKER_EXECUTABLE = "tvdesk-worker"  # beside `tvdesk` in the installed bundle
 LOCAL_FLAG = "--local"  # consume the local queue even when TVDESK_QUEUE names a Redis one
 
 
-def recover(data_dir: Path) -> None:
-    """Fail jobs a killed worker left running, and drop half-written model folders."""
+def recover(data_dir: Path, queue: JobQueue) -> None:
+    """Drop half-written model folders; of the jobs a killed worker left running, queue again
+    the refinement rounds it interrupted (at the stage they were in) and fail the rest."""
     with Store(database_path(data_dir)) as store:
-        for job in recover_interrupted(store):
-            logger.warning("job %d: %s", job.id, job.message)
         for path in Registry(store, data_dir).remove_staging():
             logger.warning("removed a half-written model folder %s", path)
+        failed, resumed = recover_interrupted(store)
+        for job in failed + resumed:
+            logger.warning("job %d: %s", job.id, job.message)
+        for job in resumed:
+            queue.submit_retrain(job.id, first=job.stage)
 
 
 def run_worker(queue: JobQueue | None = None, data_dir: Path | None = None) -> None:
@@ -48,7 +52,7 @@ def run_worker(queue: JobQueue | None = None, data_dir: Path | None = None) -> N
     data_dir = data_dir or default_data_dir()
     queue = queue or open_queue(data_dir)
     queue.check()
-    recover(data_dir)
+    recover(data_dir, queue)
     _preload_training()
     if queue.local:  # a training worker's pid is none of the app's business
         atomic.write_text(data_dir / PID_FILE, f"{socket.gethostname()} {os.getpid()}\n")

@@ -92,6 +92,7 @@ def retrain_settings(home: Path):
         base_data=str(base),
         min_gain=-1.0,
         max_base_loss=1.0,
+        refine_minutes=0.0,  # the screenshots show the first swap
     )
 
 

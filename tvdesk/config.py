@@ -213,7 +213,38 @@ class RetrainSettings:
     )
     threads: int = field(default=1, metadata={"help": "torch CPU threads (1 spares the player)"})
     min_gain: float = field(default=0.02, metadata={"help": "mAP50 gain needed on drifted data"})
-    max_base_loss: float = field(default=0.03, metadata={"help": "mAP50 loss allowed on base"})
+    max_base_loss: float = field(
+        default=0.03,
+        metadata={
+            "help": "mAP50 loss allowed on base, against the version the job started from "
+            "(so refinement rounds cannot add their losses up)"
+        },
+    )
+    refine_minutes: float = field(
+        default=40.0,
+        metadata={
+            "help": "after its first promotion the job goes on in refinement rounds while the "
+            "condition holds: new frames of it, labelled the same way, added to the set, a "
+            "fine-tune from the last promoted version, the same gate. This is the job's total "
+            "fine-tuning time, the first training's included; 0 = end after the first "
+            "promotion. Measured: see docs/retraining.md, refinement rounds"
+        },
+    )
+    round_minutes: float = field(
+        default=10.0,
+        metadata={
+            "help": "fine-tuning time of each refinement round; each round adds about a "
+            "minute of selection, dataset, evaluation and registration on this project's CPU"
+        },
+    )
+    round_min_gain: float = field(
+        default=0.01,
+        metadata={
+            "help": "a refinement round that gains less mAP50 than this on the job's night val "
+            "ends the job (promotion still needs min_gain): the model has stopped learning "
+            "from the new frames"
+        },
+    )
     base_data: str = field(
         default="", metadata={"help": "base dataset's data.yaml ('' = render it in the app data)"}
     )
@@ -240,6 +271,11 @@ class RetrainSettings:
             raise SettingsError("replay, relit and threads must be 0 or more, patience 1 or more")
         if self.freeze < 0 or self.warmup_epochs < 0:
             raise SettingsError("freeze and warmup_epochs must be 0 or more")
+        if self.refine_minutes < 0 or self.round_minutes <= 0:
+            raise SettingsError(
+                "refine_minutes must be 0 (no refinement rounds) or more and round_minutes "
+                f"above 0, got {self.refine_minutes} and {self.round_minutes}"
+            )
         if self.lr0 <= 0:
             raise SettingsError(f"lr0 must be above 0, got {self.lr0}")
         if not 0.0 < self.val_fraction < 1.0:

@@ -55,8 +55,10 @@ def attach(local: JobQueue) -> RemoteTasks:
     huey = local.huey
     return RemoteTasks(
         local,
-        huey.task(name="tvdesk.remote.dispatch")(stage_task("train", dispatch)),
-        huey.task(name="tvdesk.remote.register")(stage_task("register", register_received)),
+        huey.task(name="tvdesk.remote.dispatch")(stage_task("train", function=dispatch)),
+        huey.task(name="tvdesk.remote.register")(
+            stage_task("register", function=register_received)
+        ),
     )
 
 

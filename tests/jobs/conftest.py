@@ -3,6 +3,7 @@ for the session; each test gets its own app data folder with that model active."
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import pytest
 from retrain_support import (
     capture_day_night,
     make_tiny_model,
+    release_frames,
     tiny_base_dataset,
 )
 
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.registry import Registry
+from tvdesk.core.session.capture import PINS_NAME
 from tvdesk.core.store import Camera, Store
 from tvdesk.core.store.camera import SYNTHETIC_KIND
 
@@ -39,6 +42,26 @@ def captured(tmp_path_factory, tiny_model) -> tuple[Path, DriftEvent]:
     with Store(root / "capture.db") as store:
         event = capture_day_night(tiny_model, root / "stream", store)
     return root / "stream", event
+
+
+@pytest.fixture(scope="session")
+def long_stream(tmp_path_factory, tiny_model) -> Path:
+    """The day->night stream captured for 190 frames (night from frame 70) with the same
+    drift event as `captured` pinned (frames 70-99): what a camera that plays on captures."""
+    root = tmp_path_factory.mktemp("long-capture")
+    with Store(root / "capture.db") as store:
+        capture_day_night(tiny_model, root / "stream", store, frames=190, pinned=100)
+    return root / "stream"
+
+
+@pytest.fixture
+def live_capture(tmp_path, long_stream) -> Path:
+    """A capture folder that holds the long stream's first 100 frames and the event's pin;
+    the test releases the later frames into it (`release_frames`) as the camera plays on."""
+    capture = tmp_path / "live-capture"
+    release_frames(long_stream, capture, range(100))
+    shutil.copyfile(long_stream / PINS_NAME, capture / PINS_NAME)
+    return capture
 
 
 @pytest.fixture

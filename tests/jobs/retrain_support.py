@@ -25,7 +25,7 @@ from media import capture_stream
 from tvdesk.config import RetrainSettings, project_root
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.registry import Registry
-from tvdesk.core.session.capture import CaptureBuffer
+from tvdesk.core.session.capture import FRAMES_FOLDER, CaptureBuffer
 from tvdesk.core.sources import SyntheticSource
 from tvdesk.core.store import Camera, Store
 from tvdesk.core.store.camera import SYNTHETIC_KIND
@@ -84,7 +84,8 @@ def tiny_base_dataset(folder: Path) -> Path:
 
 
 def tiny_settings(base_yaml: Path, **changes) -> RetrainSettings:
-    """Settings that keep every stage real but small: 6 labels, 1 epoch at 64 px."""
+    """Settings that keep every stage real but small: 6 labels, 1 epoch at 64 px, no
+    refinement rounds unless asked for."""
     values = dict(
         label_budget=6,
         replay=4,
@@ -96,13 +97,16 @@ def tiny_settings(base_yaml: Path, **changes) -> RetrainSettings:
         base_data=str(base_yaml),
         min_gain=-1.0,
         max_base_loss=1.0,
+        refine_minutes=0.0,
     )
     return RetrainSettings(**{**values, **changes})
 
 
-def capture_day_night(model: Path, root: Path, store: Store, frames: int = 100) -> DriftEvent:
+def capture_day_night(
+    model: Path, root: Path, store: Store, frames: int = 100, pinned: int | None = None
+) -> DriftEvent:
     """Run the synthetic day->night camera through the frame loop into a capture buffer, and
-    pin (and store) a drift event covering the night frames."""
+    pin (and store) a drift event covering the night frames (up to frame `pinned`)."""
     source = SyntheticSource("day-night", fps=STREAM_FPS, size=(256, 144), paced=False)
     capture_stream(source, model, root, frames)
     event = store.drift_events.save(
@@ -110,12 +114,25 @@ def capture_day_night(model: Path, root: Path, store: Store, frames: int = 100) 
             start=NIGHT_FROM / STREAM_FPS,
             drivers={"luma_mean": -12.0},
             severity=3.0,
-            frame_indices=tuple(range(NIGHT_FROM, frames)),
+            frame_indices=tuple(range(NIGHT_FROM, pinned or frames)),
             summary="looks like night",
         )
     )
     CaptureBuffer(root).pin(event)
     return event
+
+
+def release_frames(stream: Path, capture: Path, indices) -> None:
+    """Link frames `indices` of the captured stream `stream` into the capture folder `capture`
+    (JPEG first, as the capture writes them), as if the camera captured them now; a link keeps
+    their capture time, which is after every earlier frame's. Frames the capture dropped (its
+    writer lagged) are not there to release."""
+    (capture / FRAMES_FOLDER).mkdir(parents=True, exist_ok=True)
+    for index in indices:
+        names = [f"{FRAMES_FOLDER}/{index:08d}{suffix}" for suffix in (".jpg", ".json")]
+        if all((stream / name).exists() for name in names):
+            for name in names:
+                os.link(stream / name, capture / name)
 
 
 @contextlib.contextmanager

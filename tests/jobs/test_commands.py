@@ -14,7 +14,7 @@ from tvdesk.commands import data_versions, jobs, models, retrain, worker
 from tvdesk.core.registry import Candidate, Registry, RegistryError
 from tvdesk.core.store import Camera
 from tvdesk.core.store.job import JobState
-from tvdesk.retrain.context import request_retrain
+from tvdesk.retrain.context import JobContext, request_retrain
 
 
 def test_jobs_list_show_and_cancel(store, captured, base_yaml, capsys):
@@ -26,6 +26,19 @@ def test_jobs_list_show_and_cancel(store, captured, base_yaml, capsys):
     assert store.jobs.get(job.id).state == JobState.CANCELLED
     assert run_command(jobs, "jobs", "show", str(job.id)) == 0
     assert "cancelled by the operator during queue" in capsys.readouterr().out
+
+
+def test_jobs_stop_after_the_round_then_now(isolated_home, store, captured, base_yaml, capsys):
+    job = request_retrain(store, captured[1], captured[0], tiny_settings(base_yaml))
+    ctx = JobContext(store, isolated_home, job.id)
+    ctx.begin("train")
+    ctx.remember(round=2, model_version="2", model_round=1)
+    assert run_command(jobs, "jobs", "stop", str(job.id)) == 0
+    assert f"job {job.id} ends once round 2 has been gated" in capsys.readouterr().out
+    assert store.jobs.get(job.id).result["stop_after_round"] is True
+    assert run_command(jobs, "jobs", "stop", str(job.id), "--now") == 0
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "round 2 (train); version 2 (round 1) stays live" in out
 
 
 def test_models_list_activate_and_rollback(isolated_home, store, tiny_model, capsys):

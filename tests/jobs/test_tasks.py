@@ -14,8 +14,16 @@ from tvdesk.core.store import Store
 from tvdesk.core.store.job import JobState
 from tvdesk.core.synth.dataset import DatasetSpec
 from tvdesk.retrain import dataset
-from tvdesk.retrain.context import KIND, JobContext, cancel_job, request_retrain
+from tvdesk.retrain.context import (
+    KIND,
+    JobContext,
+    JobStopped,
+    cancel_job,
+    request_retrain,
+    stop_job,
+)
 from tvdesk.retrain.gate import decide
+from tvdesk.retrain.plan import retrain_plan
 from tvdesk.retrain.stages import label, select
 
 
@@ -46,6 +54,41 @@ def test_a_failing_stage_records_its_error_and_ends_the_chain(isolated_home, que
         failed = store.jobs.get(job.id)
     assert failed.state == JobState.FAILED and failed.stage == "select"
     assert failed.message == "select failed: drift event 99 is not in the database"
+
+
+def test_stop_cancels_a_job_before_its_first_promotion_and_keeps_the_last_one_after(
+    isolated_home,
+):
+    with Store() as store:
+        first = JobContext(store, isolated_home, _job(store, 1).id)
+        first.begin("train")
+        assert stop_job(store, first.id).state == JobState.CANCELLED
+        refining = JobContext(store, isolated_home, _job(store, 1).id)
+        refining.begin("select")
+        refining.remember(round=3, model_version="3", model_round=2)
+        stop_job(store, refining.id, after_round=True)
+        refining.remember(selected=4)  # the worker writes on: the operator's mark stays
+        marked = store.jobs.get(refining.id)
+        assert marked.state == JobState.RUNNING and marked.result["stop_after_round"] is True
+        assert marked.result["selected"] == 4
+        stopped = stop_job(store, refining.id)
+        assert stopped.state == JobState.SUCCEEDED
+        assert stopped.message == (
+            "stopped by the operator during round 3 (select); version 3 (round 2) stays live"
+        )
+        with pytest.raises(JobStopped, match="was stopped during select"):
+            refining.checkpoint(force=True)
+
+
+def test_the_plan_says_how_the_rounds_go_on_and_end():
+    plan = retrain_plan(RetrainSettings()).describe()
+    assert "Then it goes on in rounds while the condition holds" in plan
+    assert "10 min of fine-tuning from the last version swapped in" in plan
+    assert "gains under 0.01 mAP50, after 40 min of fine-tuning in all" in plan
+    assert "the last swapped-in version stays" in plan
+    labelled_by_hand = RetrainSettings(labeler="import", import_dir="/labels")
+    assert "rounds" not in retrain_plan(labelled_by_hand).describe()  # new frames need labels
+    assert "rounds" not in retrain_plan(RetrainSettings(refine_minutes=0)).describe()
 
 
 def test_the_gate_promotes_only_a_real_improvement():

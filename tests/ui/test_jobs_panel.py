@@ -1,5 +1,6 @@
 """The jobs panel on a real store: a job's stages and progress, the epoch curves the train
-stage records, its log, Cancel (written to the store), and the review a job waits for."""
+stage records, its log, its refinement rounds, Cancel / Stop now and Stop after this round
+(written to the store), and the review a job waits for."""
 
 from __future__ import annotations
 
@@ -103,3 +104,73 @@ def test_a_failed_job_turns_to_its_log_with_the_reason(qtbot, store, job, panel,
 
 def job_progress(store: Store, job_id: int) -> float:
     return store.jobs.get(job_id).progress
+
+
+ROUNDS = [
+    {
+        "round": 1,
+        "promoted": True,
+        "model_version": "2",
+        "labelled": 200,
+        "train_seconds": 390.0,
+        "gate": {"drift_gain": 0.57},
+        "metrics": {"candidate": {"drift": {"map50": 0.59}, "base": {"map50": 0.88}}},
+    },
+    {
+        "round": 2,
+        "promoted": False,
+        "labelled": 200,
+        "train_seconds": 600.0,
+        "gate": {"drift_gain": 0.012},
+        "metrics": {"candidate": {"drift": {"map50": 0.61}, "base": {"map50": 0.85}}},
+    },
+]
+
+
+def test_a_refining_job_shows_its_rounds_and_stops_keeping_its_version(
+    qtbot, store, job, panel, isolated_home
+):
+    ctx = JobContext(store, isolated_home, job.id)
+    ctx.begin("train")
+    ctx.remember(round=3, rounds=ROUNDS, model_version="2", model_round=1)
+    qtbot.waitUntil(lambda: panel.table.item(0, 2).text() == "train (round 3)", timeout=3000)
+    detail = panel.detail
+    assert "round 3" in detail.heading.text()
+    x, y = detail.rounds.curves["drift"].getData()
+    assert list(x) == [1, 2] and list(y) == [0.59, 0.61]
+    assert list(detail.rounds.curves["base"].getData()[1]) == [0.88, 0.85]
+    lines = detail.rounds.lines.text().splitlines()
+    assert lines[0].startswith("Round 1: version 2 live · 200 new frames · 6.5 min")
+    assert lines[1].startswith("Round 2: kept the last one") and "gain +0.012" in lines[1]
+    assert detail.cancel_button.text() == "Stop &now, keep version 2"
+    qtbot.mouseClick(detail.stop_after_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not detail.stop_after_button.isEnabled(), timeout=3000)
+    assert store.jobs.get(job.id).result["stop_after_round"] is True
+    with qtbot.waitSignal(panel.job_finished, timeout=5000) as finished:
+        qtbot.mouseClick(detail.cancel_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].state == JobState.SUCCEEDED
+    assert finished.args[0].message.endswith("version 2 (round 1) stays live")
+
+
+def test_before_its_first_version_a_job_has_no_rounds_and_cancel_cancels(
+    qtbot, store, job, panel, isolated_home
+):
+    JobContext(store, isolated_home, job.id).begin("train")
+    qtbot.waitUntil(lambda: panel.table.item(0, 2).text() == "train", timeout=3000)
+    detail = panel.detail
+    detail.tabs.setCurrentWidget(detail.rounds)
+    assert detail.tabs.tabText(detail.tabs.currentIndex()) == "R&ounds"
+    assert detail.rounds.lines.text().startswith("No rounds yet")
+    assert list(detail.rounds.curves["drift"].getData()[1] or []) == []
+    assert detail.cancel_button.text() == "&Cancel job"
+    assert detail.stop_after_button.text() == "Stop &after this round"
+    qtbot.mouseClick(detail.stop_after_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: detail.stop_after_button.text() == "Stops after this round", timeout=3000
+    )
+    assert store.jobs.get(job.id).state == JobState.RUNNING  # the round goes on to its gate
+    with qtbot.waitSignal(panel.job_finished, timeout=5000) as finished:
+        qtbot.mouseClick(detail.cancel_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].state == JobState.CANCELLED
+    qtbot.waitUntil(lambda: not detail.cancel_button.isEnabled(), timeout=3000)
+    assert not detail.stop_after_button.isEnabled()

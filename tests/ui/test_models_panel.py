@@ -92,3 +92,31 @@ def test_a_change_in_the_store_shows_on_the_next_poll(qtbot, panel, versions):
     panel.refresh()
     assert cells(panel.table, 1)[0] == "● active"
     assert not panel.rollback_button.isEnabled()  # version 1 has no parent
+
+
+def test_a_refinement_rounds_version_shows_its_parent_and_its_rounds_figures(qtbot, versions):
+    """A job's round 2 made version 3 from version 2: the panel lists it with its parent and
+    compares it with version 2 on what round 2 measured."""
+    store, _, second = versions
+    third = store.models.add(replace(second, version="3", parent_id=second.id))
+    camera = store.cameras.named("synthetic")
+    store.cameras.set_model(camera.id, third.id)
+    round_2 = {
+        "active": {"drift": {"map50": 0.612}, "base": {"map50": 0.700}},
+        "candidate": {"drift": {"map50": 0.745}, "base": {"map50": 0.705}},
+    }
+    job = store.jobs.create("retrain", {})
+    rounds = [
+        {"round": 1, "model_id": second.id, "metrics": MEASURED},
+        {"round": 2, "model_id": third.id, "metrics": round_2},
+    ]
+    store.jobs.update(job.id, result={"model_id": third.id, "rounds": rounds})
+    widget = ModelsPanel(store.path)
+    qtbot.addWidget(widget)
+    widget.set_camera(camera.id)
+    newest = cells(widget.table, 0)
+    assert newest[:2] == ["● active", "tvdesk-base v3"] and newest[3] == "tvdesk-base v2"
+    assert "parent v2" in widget.metrics_title.text()
+    rows = {cells(widget.metrics, r)[0]: cells(widget.metrics, r) for r in range(2)}
+    assert rows["drift"][1:] == ["0.612", "0.745", "+0.133"]
+    widget.close_store()

@@ -2,7 +2,8 @@
 
 The synthetic camera sees day, then night falls; the drift monitor raises an alarm, the
 retraining is approved (by the operator, or `--auto-approve`), the new model is swapped in
-live. `--headless` runs the same loop without a window and writes a report (JSON + PNG).
+live, and the job goes on in refinement rounds (`--refine`), each new version swapped in
+too. `--headless` runs the same loop without a window and writes a report (JSON + PNGs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from tvdesk.demo.headless import DemoOptions, HeadlessDemo, TimedEvent
 logger = logging.getLogger(__name__)
 
 REPORT_NAME, CHART_NAME = "demo-report.json", "demo-chart.png"
+ROUNDS_CHART_NAME = "demo-rounds-chart.png"
+# How long the headless demo waits from approval for the job to end: its fine-tuning budget
+# and as much again for selection, labels, datasets, evaluations and swaps, plus 15 minutes.
+JOB_WAIT_FACTOR, JOB_WAIT_EXTRA_S = 2.0, 900.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +74,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--epochs", type=int, help="fine-tuning epochs (default: as many as --minutes allows)"
     )
-    parser.add_argument("--minutes", type=float, help="fine-tuning time (default 6.5)")
+    parser.add_argument(
+        "--minutes", type=float, help="fine-tuning time of the first version (default 6.5)"
+    )
+    parser.add_argument(
+        "--refine",
+        type=float,
+        metavar="MINUTES",
+        help="fine-tuning minutes of the whole job: after the first version it goes on in "
+        "refinement rounds until they are spent (default 40; 0 = stop after the first)",
+    )
+    parser.add_argument(
+        "--round-minutes", type=float, help="fine-tuning time of each refinement round (default 10)"
+    )
     parser.add_argument("--label-budget", type=int, help="frames chosen for labelling")
     parser.add_argument("--replay", type=int, help="base images mixed in")
     parser.add_argument(
@@ -101,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         replay=args.replay,
         relit=args.relit,
         imgsz=args.imgsz,
+        refine_minutes=args.refine,
+        round_minutes=args.round_minutes,
     )
     options = DemoOptions(
         day_s=args.day,
@@ -109,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         after_swap_s=args.after_swap,
         videos=tuple(args.source or ()),
         auto_approve=args.auto_approve,
+        max_job_s=JOB_WAIT_EXTRA_S
+        + JOB_WAIT_FACTOR * 60 * max(retrain.refine_minutes, retrain.train_minutes),
     )
     if not args.headless:
         from jobs.retraining import RetrainApprover
@@ -153,9 +174,11 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
         evaluate_held_out(report, run, home / "eval", retrain.imgsz, day)
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
-    from tvdesk.ui.report_chart import save_demo_chart
+    from tvdesk.ui.report_chart import save_demo_chart, save_rounds_chart
 
     save_demo_chart(report, run, report_dir / CHART_NAME)
+    if "map50" in report and len(report["map50"]["versions"]) > 2:
+        save_rounds_chart(report, report_dir / ROUNDS_CHART_NAME)
     _print_summary(report, report_dir)
     return 0 if report["swap"] is not None or options.videos else 1
 
@@ -222,5 +245,10 @@ def _print_summary(report: dict, report_dir: Path) -> None:
             f"(bundled day {m['bundled_day_map50']}); day mAP50: old {m['old_day_map50']}, "
             f"new {m['new_day_map50']}"
         )
+        lines += [
+            f"  version {v['version']} live {v['live_minutes_after_approval']} min after "
+            f"approval: night {v['night_map50']}, day {v['day_map50']}"
+            for v in m["versions"]
+        ]
     lines.append(f"report: {report_dir / REPORT_NAME}, chart: {report_dir / CHART_NAME}")
     print("\n".join(lines))

@@ -1,7 +1,9 @@
 """The self-correcting loop, headless: a camera sees day, then night; the drift monitor raises
 an alarm, the retraining is approved, a new model is promoted and swapped in while frames keep
-coming. `HeadlessDemo.run` plays it through the same `LiveSession` the GUI uses and returns
-the timeline and the events, for `tvdesk demo --headless` to measure and report.
+coming, and again after each refinement round that passes its gate. `HeadlessDemo.run` plays
+it through the same `LiveSession` the GUI uses until the job has ended and its last version
+has been shown, and returns the timeline and the events, for `tvdesk demo --headless` to
+measure and report.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from tvdesk.config import Settings
 from tvdesk.core.detector.detections import match_boxes
 from tvdesk.core.drift.status import DriftConfig, DriftStatus
 from tvdesk.core.session.approver import Approver
-from tvdesk.core.session.events import AlarmRaised, JobQueued, LiveEvent, ModelPromoted, SwapDone
+from tvdesk.core.session.events import AlarmRaised, JobQueued, LiveEvent, SwapDone
 from tvdesk.core.session.frame_loop import FrameLoop, FrameResult
 from tvdesk.core.session.live import DRIFT
 from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import PlaylistSource, SyntheticSource, VideoSource
 from tvdesk.core.store import Store
 from tvdesk.core.store.connection import database_path
+from tvdesk.core.store.job import Job
 from tvdesk.core.synth.camera import Scenario, Segment
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ NIGHT_HOLD_S = 24 * 3600.0  # the demo's night lasts until the demo stops
 MATCH_IOU = 0.5  # a detection counts as right when it overlaps a true box this much
 SWAP_WINDOW_S = 2.0  # frame intervals this close to a swap are the swap's
 WAIT_SLICE_S = 0.2
+JOB_POLL_S = 1.0  # how often the demo reads its job's state
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class DemoOptions:
     fade_s: float = 10.0  # synthetic: seconds the fall of night takes
     fps: float = 10.0
     seed: int = 0
-    after_swap_s: float = 30.0  # stream seconds shown with the new model before stopping
+    after_swap_s: float = 30.0  # stream seconds shown with the last new model before stopping
     no_approval_s: float = 60.0  # without approval: stream seconds after night, then stop
     max_job_s: float = 1800.0  # wall seconds from approval to a finished job at most
     videos: tuple[Path, ...] = ()  # real clips played in order instead of the synthetic camera
@@ -186,6 +190,8 @@ class HeadlessDemo:
         self.approver = approver
         self.timeline = Timeline()
         self.events: list[TimedEvent] = []
+        self._job: Job | None = None
+        self._job_read = 0.0
 
     def run(self, on_event: Callable[[TimedEvent], None] | None = None) -> DemoRun:
         options = self.options
@@ -223,10 +229,8 @@ class HeadlessDemo:
             started_version=started_version,
             data_dir=self.data_dir,
         )
-        queued = [t.event for t in self.events if isinstance(t.event, JobQueued)]
-        if queued:
-            with Store(database_path(self.data_dir)) as store:
-                job = store.jobs.get(queued[0].job.id)
+        job = self._read_job(force=True)
+        if job is not None:
             run.job_state, run.job_message, run.job_result = str(job.state), job.message, job.result
         return run
 
@@ -234,23 +238,21 @@ class HeadlessDemo:
         return self.given_source or demo_source(self.options)
 
     def _wait(self, loop: FrameLoop) -> str:
-        """Until the source ends, the new model has been shown long enough, the job ended
-        without a new model, or nothing more can happen."""
+        """Until the source ends, the job has ended and its last new model has been shown long
+        enough, the job ended without a new model, or nothing more can happen."""
         options = self.options
         approved_at: float | None = None
         while (outcome := loop.wait(WAIT_SLICE_S)) is None:
             now, stream_t = time.monotonic(), self.timeline.last_stream_time
-            kinds = [t.event for t in self.events]
-            swaps = [
-                t for t in self.events if isinstance(t.event, SwapDone) and t.event.swap.accepted
-            ]
-            if swaps and stream_t >= swaps[-1].stream + options.after_swap_s:
-                return "new model shown"
-            if approved_at is None and any(isinstance(e, JobQueued) for e in kinds):
+            if approved_at is None and any(isinstance(t.event, JobQueued) for t in self.events):
                 approved_at = now
-            if approved_at is not None:
-                if self._job_ended_without_model():
+            job = self._read_job()
+            if job is not None and job.state.finished:
+                if job.result.get("promoted") is not True:
                     return "job ended without a new model"
+                if self._last_model_shown(job, stream_t):
+                    return "new model shown"
+            if approved_at is not None:
                 if now - approved_at > options.max_job_s:
                     return "job took too long"
             elif stream_t > options.night_complete_s + options.no_approval_s and not (
@@ -259,26 +261,39 @@ class HeadlessDemo:
                 return "no approval"
         return outcome.reason
 
-    def _job_ended_without_model(self) -> bool:
+    def _last_model_shown(self, job: Job, stream_t: float) -> bool:
+        """Every version the job promoted is swapped in, the last for `after_swap_s`."""
+        swaps = [t for t in self.events if isinstance(t.event, SwapDone) and t.event.swap.accepted]
+        promoted = len(job.result.get("model_ids", [])) or 1
+        return len(swaps) >= promoted and stream_t >= swaps[-1].stream + self.options.after_swap_s
+
+    def _read_job(self, force: bool = False) -> Job | None:
+        """The approved job as the store has it now (read at most every JOB_POLL_S)."""
         queued = [t.event for t in self.events if isinstance(t.event, JobQueued)]
-        if not queued or any(isinstance(t.event, ModelPromoted) for t in self.events):
-            return False
-        with Store(database_path(self.data_dir)) as store:
-            job = store.jobs.get(queued[-1].job.id)
-        return job.state.finished and job.result.get("promoted") is not True
+        now = time.monotonic()
+        if queued and (force or now - self._job_read >= JOB_POLL_S):
+            self._job_read = now
+            with Store(database_path(self.data_dir)) as store:
+                self._job = store.jobs.get(queued[0].job.id)
+        return self._job
 
 
 def alarm_events(run: DemoRun) -> list[TimedEvent]:
     return [t for t in run.events if isinstance(t.event, AlarmRaised)]
 
 
-def swap_figures(run: DemoRun) -> dict | None:
-    """Frame intervals and drops around the (first accepted) swap."""
-    swaps = [t for t in run.events if isinstance(t.event, SwapDone) and t.event.swap.accepted]
+def accepted_swaps(run: DemoRun) -> list[TimedEvent]:
+    return [t for t in run.events if isinstance(t.event, SwapDone) and t.event.swap.accepted]
+
+
+def swap_figures(run: DemoRun, swap: TimedEvent | None = None) -> dict | None:
+    """Frame intervals and drops around `swap` (default: the first accepted swap)."""
+    swaps = accepted_swaps(run)
+    swap = swap or (swaps[0] if swaps else None)
     records = run.records
-    if not swaps or len(records) < 3:
+    if swap is None or len(records) < 3:
         return None
-    at = swaps[0].wall
+    at = swap.wall
     walls = np.array([r.wall for r in records])
     intervals = np.diff(walls) * 1000.0
     near = np.abs(walls[1:] - at) <= SWAP_WINDOW_S
@@ -288,8 +303,9 @@ def swap_figures(run: DemoRun) -> dict | None:
     median = float(np.median(intervals))
     worst = float(intervals[near].max()) if near.any() else median
     return {
-        "load_ms": swaps[0].event.swap.load_ms,
-        "warmup_ms": swaps[0].event.swap.warmup_ms,
+        "version": swap.event.swap.new_version,
+        "load_ms": swap.event.swap.load_ms,
+        "warmup_ms": swap.event.swap.warmup_ms,
         "frames_dropped_during_swap": dropped,
         "frames_after_swap": sum(1 for r in records if r.wall > at),
         "interval_median_ms": round(median, 1),

@@ -1,7 +1,9 @@
 """One retraining job as its stages see it: the store row, the settings, a work folder.
 
 Every state change goes to the store at once, so the GUI, the CLI and a remote worker see the
-same truth. A cancel is a state the operator writes; stages notice it through `checkpoint`.
+same truth. A stop is a state the operator writes (`stop_job`): before the job's first
+promotion it cancels the job, after it the job ends keeping the last promoted version; stages
+notice it through `checkpoint`. "Stop after this round" is a mark the round's end reads.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class JobStopped(Exception):  # noqa: N818 - control flow: the job ended, the re
     """The job is finished (cancelled, failed or done early): later stages must not run."""
 
 
+class NextRound(Exception):  # noqa: N818 - control flow: the round ended, the job goes on
+    """This round is over and the job goes on with another: its stages run again."""
+
+
 def job_workspace(data_dir: Path, job_id: int) -> Path:
     """The work folder of job `job_id` under the app data folder."""
     return data_dir / "jobs" / f"job-{job_id}"
@@ -72,6 +78,11 @@ class JobContext:
     def result(self) -> dict[str, Any]:
         return self.job.result
 
+    @property
+    def round(self) -> int:
+        """1 for the first training, 2... for the refinement rounds after it."""
+        return int(self.result.get("round", 1))
+
     def begin(self, stage: str) -> None:
         """Mark `stage` running; raises JobStopped when the job already ended."""
         job = self.job
@@ -86,7 +97,7 @@ class JobContext:
             stage=stage,
             progress=STAGES[stage][0],
             message=f"{stage}...",
-            result={**job.result, "worker": worker},
+            merged={"worker": worker},
         )
 
     def progress(self, fraction: float, message: str | None = None) -> None:
@@ -96,36 +107,40 @@ class JobContext:
         self.checkpoint(force=True)
 
     def checkpoint(self, force: bool = False) -> None:
-        """Raise JobStopped if the job was cancelled (reads the store at most once a second)."""
+        """Raise JobStopped if the operator stopped the job (reads the store at most once a
+        second)."""
         if self.cancel_requested(force):
-            raise JobStopped(f"job {self.id} was cancelled during {self.stage}")
+            how = "cancelled" if self.job.state == JobState.CANCELLED else "stopped"
+            raise JobStopped(f"job {self.id} was {how} during {self.stage}")
 
     def cancel_requested(self, force: bool = False) -> bool:
+        """The job was cancelled, or stopped keeping its last promoted version."""
         now = time.monotonic()
         if not force and now - self._checked < CHECK_INTERVAL_S:
             return False
         self._checked = now
-        return self.job.state == JobState.CANCELLED
+        return self.job.state.finished
 
     def remember(self, **values: Any) -> None:
-        """Merge `values` into the job's result (what later stages and the UI read)."""
-        self.store.jobs.update(self.id, result={**self.result, **values})
+        """Merge `values` into the job's result (what later stages and the UI read); a None
+        value removes its key."""
+        self.store.jobs.update(self.id, merged=values)
 
     def finish(self, message: str, **values: Any) -> None:
         self.store.jobs.update(
-            self.id,
-            state=JobState.SUCCEEDED,
-            progress=1.0,
-            message=message,
-            result={**self.result, **values},
+            self.id, state=JobState.SUCCEEDED, progress=1.0, message=message, merged=values
         )
 
     def fail(self, error: BaseException) -> None:
-        if self.job.state.finished:  # cancelled meanwhile: that is the outcome to keep
+        job = self.job
+        if job.state.finished:  # cancelled meanwhile: that is the outcome to keep
             return
         text = str(error) or type(error).__name__
+        where = f"{self.stage or 'start'} failed"
+        if job.result.get("round", 1) > 1:
+            where = f"round {job.result['round']} failed during {self.stage}"
         self.store.jobs.update(
-            self.id, state=JobState.FAILED, message=f"{self.stage or 'start'} failed: {text}"
+            self.id, state=JobState.FAILED, message=f"{where}: {text}{kept_live(job)}"
         )
 
     def drift_event(self) -> DriftEvent:
@@ -181,36 +196,72 @@ def request_retrain(
     )
 
 
+def kept_live(job: Job) -> str:
+    """'; version 3 (round 2) stays live' once the job has promoted a version, else ''."""
+    result = job.result
+    if result.get("model_version") is None:
+        return ""
+    return f"; version {result['model_version']} (round {result.get('model_round', 1)}) stays live"
+
+
 def cancel_job(store: Store, job_id: int) -> Job:
-    """Ask a job to stop: a queued job never starts, a running one stops within seconds."""
+    """Stop a job now: a queued job never starts, a running one stops within seconds. Before
+    its first promotion the job is cancelled; after it, it ends with the last promoted
+    version live (the round in progress is dropped)."""
+    return stop_job(store, job_id)
+
+
+def stop_job(store: Store, job_id: int, *, after_round: bool = False) -> Job:
+    """Stop a job now (see `cancel_job`), or with `after_round` once the round in progress
+    has been gated (and its version swapped in, if it passes)."""
     job = store.jobs.get(job_id)
     if job.state.finished:
         return job
+    if after_round:
+        return store.jobs.update(job_id, merged={"stop_after_round": True})
+    where = job.stage or "queue"
+    if job.result.get("model_version") is None:
+        return store.jobs.update(
+            job_id, state=JobState.CANCELLED, message=f"cancelled by the operator during {where}"
+        )
     return store.jobs.update(
         job_id,
-        state=JobState.CANCELLED,
-        message=f"cancelled by the operator during {job.stage or 'queue'}",
+        state=JobState.SUCCEEDED,
+        message=f"stopped by the operator during round {job.result.get('round', 1)} "
+        f"({where}){kept_live(job)}",
     )
 
 
-def recover_interrupted(store: Store, host: str | None = None) -> list[Job]:
-    """Fail the jobs that a dead worker process of this machine left marked running."""
+def recover_interrupted(store: Store, host: str | None = None) -> tuple[list[Job], list[Job]]:
+    """The jobs a dead worker process of this machine left running: (failed, resumed).
+
+    A job that has promoted a version and whose round was not resumed before is resumed at
+    the stage it was in (the caller queues it, with this process as its worker); any other
+    ends, its last promoted version (if any) live."""
     host = host or socket.gethostname()
-    failed = []
+    failed, resumed = [], []
     for job in store.jobs.all(JobState.RUNNING):
         worker = job.result.get("worker", {})
         if worker.get("host") != host or _alive(int(worker.get("pid", 0))):
             continue
-        failed.append(
-            store.jobs.update(
-                job.id,
-                state=JobState.FAILED,
-                message=f"the worker stopped while {job.stage or 'the job'} ran (killed or "
-                "crashed); the active model is unchanged: start the retraining again",
+        logger.warning("job %d: its worker (pid %s) is gone", job.id, worker.get("pid"))
+        round_ = job.result.get("round", 1)
+        gone = f"the worker stopped while {job.stage or 'the job'} ran (killed or crashed)"
+        if job.result.get("model_version") is not None and job.result.get("resumed") != round_:
+            resumed.append(
+                store.jobs.update(
+                    job.id,
+                    message=f"{gone}; round {round_} goes on from {job.stage}",
+                    merged={"resumed": round_, "worker": {"host": host, "pid": os.getpid()}},
+                )
             )
-        )
-        logger.warning("job %d failed: its worker (pid %s) is gone", job.id, worker.get("pid"))
-    return failed
+            continue
+        if job.result.get("model_version") is None:
+            why = f"{gone}; the active model is unchanged: start the retraining again"
+        else:
+            why = f"{gone}, again in round {round_}{kept_live(job)}"
+        failed.append(store.jobs.update(job.id, state=JobState.FAILED, message=why))
+    return failed, resumed
 
 
 def _alive(pid: int) -> bool:

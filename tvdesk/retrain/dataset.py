@@ -173,9 +173,14 @@ def assemble_dataset(
     seed: int,
     relight: Relighting | None = None,
     relit: int = 0,
+    earlier: Sequence[Sequence[LabelledImage]] = (),
 ) -> Path:
     """Write new frames (split train/val) plus `replay` base training images into `root`,
     and, with `relight`, `relit` other base training images relit to the drifted light.
+    `earlier` holds the frames of a job's earlier rounds, oldest first: round k's are split
+    with `seed + k` (k from 0), as in the round that added them, so that a frame never
+    changes sides; the new frames are round len(earlier)'s, and the replay and relit choice
+    is drawn after their split.
 
     The val split holds new frames only, so validation measures the drifted conditions; the
     replayed base images keep what the model knew. Returns the data.yaml path.
@@ -185,13 +190,10 @@ def assemble_dataset(
             "no labelled frames to train on: label some frames (or choose "
             "another labeler) and start the retraining again"
         )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(new))
-    n_val = min(len(new) - 1, max(1, round(len(new) * val_fraction))) if len(new) > 1 else 0
-    splits = {"val": [new[i] for i in order[:n_val]], "train": [new[i] for i in order[n_val:]]}
-    for split, items in splits.items():
-        for number, item in enumerate(items):
-            _write_item(root, split, f"new_{number:06d}", item)
+    for number, items in enumerate(earlier):
+        _write_split(root, items, val_fraction, np.random.default_rng(seed + number), number)
+    rng = np.random.default_rng(seed + len(earlier))
+    _write_split(root, new, val_fraction, rng, len(earlier))
     base_items = _base_train_items(base_yaml)
     order = rng.permutation(len(base_items))
     replayed = sorted(order[:replay])
@@ -204,6 +206,23 @@ def assemble_dataset(
             _write_relit(root, f"{RELIT_PREFIX}{number:06d}", base_items[index], relight, rng)
     names = yaml.safe_load(base_yaml.read_text())["names"]
     return write_data_yaml(root, [names[i] for i in sorted(names)])
+
+
+def _write_split(
+    root: Path,
+    items: Sequence[LabelledImage],
+    val_fraction: float,
+    rng: np.random.Generator,
+    round_index: int,
+) -> None:
+    """One round's frames split train/val by `rng`; round 0's are new_N, round k's new_rk_N."""
+    order = rng.permutation(len(items))
+    n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction))) if len(items) > 1 else 0
+    splits = {"val": [items[i] for i in order[:n_val]], "train": [items[i] for i in order[n_val:]]}
+    prefix = f"new_r{round_index}_" if round_index else "new_"
+    for split, chosen in splits.items():
+        for number, item in enumerate(chosen):
+            _write_item(root, split, f"{prefix}{number:06d}", item)
 
 
 def version_dataset(repo_root: Path, folder: Path) -> str:

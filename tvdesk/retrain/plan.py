@@ -1,5 +1,6 @@
 """What a retraining of a camera will do and how long it will take, in the operator's terms,
-for the alarm banner's plan; and the one rule of who labels a real camera's frames."""
+for the alarm banner's plan (its first version, then its refinement rounds); and the one rule
+of who labels a real camera's frames."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from tvdesk.config import RetrainSettings
 from tvdesk.core.session.cameras import input_size
 from tvdesk.core.session.events import RetrainPlan
 from tvdesk.core.store import Camera
+from tvdesk.retrain.rounds import refining
 
 # Fine-tuning time per training image and epoch, YOLOv8n at 320 (rectangular 320x192
 # batches, whole model) on one CPU thread of this project's 2-core machines: 45 s an epoch
@@ -48,6 +50,7 @@ def retrain_plan(settings: RetrainSettings, frames_available: int | None = None)
         training = images * settings.epochs * SECONDS_PER_IMAGE_EPOCH * scale
     else:
         training = settings.train_minutes * 60
+    refine = refining(settings)
     return RetrainPlan(
         settings.labeler,
         frames,
@@ -55,4 +58,7 @@ def retrain_plan(settings: RetrainSettings, frames_available: int | None = None)
         settings.imgsz,
         SETUP_SECONDS + training,
         settings.train_minutes,
+        refine_minutes=settings.refine_minutes if refine else 0.0,
+        round_minutes=settings.round_minutes if refine else 0.0,
+        round_min_gain=settings.round_min_gain if refine else 0.0,
     )

@@ -1,8 +1,9 @@
 """The retraining stages: select -> label -> dataset -> train -> evaluate -> register.
 
 Each stage reads what the earlier ones left in the job's result and work folder, and adds its
-own; `run_stage` records failures and cancels in the store. Ultralytics is imported only by
-the train, evaluate and register stages (through `tvdesk.training`).
+own; `run_stage` records failures and cancels in the store. After a promotion the stages run
+again, round after round (`rounds.py`). Ultralytics is imported only by the train, evaluate
+and register stages (through `tvdesk.training`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from tvdesk.core.session.capture import (
     load_frame,
     stored_indices,
 )
+from tvdesk.retrain import rounds
 from tvdesk.retrain.camera_base import camera_base_dataset
-from tvdesk.retrain.context import JobContext, JobStopped, job_frames
+from tvdesk.retrain.context import JobContext, job_frames
 from tvdesk.retrain.dataset import (
     LabelledImage,
     app_base_dataset,
@@ -80,13 +82,11 @@ MOSAIC_SCALE = 0.5
 
 
 def select(ctx: JobContext) -> None:
-    ctx.drift_event()  # an event missing from the database fails here, before any work
-    _prepare_replay_set(ctx)
-    event, indices = _drifted_frames(ctx)
     own = job_frames(ctx.data_dir, ctx.id)
-    indices = keep_frames(ctx.capture_dir, indices, own)
-    if not indices:
-        raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
+    if ctx.round == 1:
+        indices = _event_frames(ctx, own)
+    else:
+        indices = rounds.collect(ctx, own, CANDIDATES_PER_LABEL * ctx.settings.label_budget)
     frames = [load_frame(own, i) for i in indices]
     detector = _active_detector(ctx)
     chosen = select_frames(
@@ -99,8 +99,20 @@ def select(ctx: JobContext) -> None:
         {"index": s.frame.index, "uncertainty": s.uncertainty, "disagreement": s.disagreement}
         for s in chosen
     ]
-    (ctx.workspace / SELECTION_FILE).write_text(json.dumps(rows))
+    (ctx.workspace / rounds.round_file(SELECTION_FILE, ctx.round)).write_text(json.dumps(rows))
     ctx.remember(candidates=len(frames), selected=len(rows))
+
+
+def _event_frames(ctx: JobContext, own: Path) -> list[int]:
+    """Round 1: the drift event's frames, linked into the job's folder `own`."""
+    ctx.drift_event()  # an event missing from the database fails here, before any work
+    _prepare_replay_set(ctx)
+    event, indices = _drifted_frames(ctx)
+    indices = keep_frames(ctx.capture_dir, indices, own)
+    if not indices:
+        raise LabelError(f"no captured frames of drift event {event.id} in {ctx.capture_dir}")
+    rounds.begin(ctx, own, indices)
+    return indices
 
 
 def _prepare_replay_set(ctx: JobContext) -> None:
@@ -149,12 +161,12 @@ def _drifted_frames(ctx: JobContext):
 
 
 def label(ctx: JobContext) -> None:
-    rows = json.loads((ctx.workspace / SELECTION_FILE).read_text())
+    rows = json.loads((ctx.workspace / rounds.round_file(SELECTION_FILE, ctx.round)).read_text())
     own = job_frames(ctx.data_dir, ctx.id)
     frames = [load_frame(own, row["index"]) for row in rows]
     labeler = _labeler(ctx)
     labelled = labeler.label(frames)
-    (ctx.workspace / LABELS_FILE).write_text(
+    (ctx.workspace / rounds.round_file(LABELS_FILE, ctx.round)).write_text(
         json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
     )
     doubtful = getattr(labeler, "doubtful", [])  # the teacher's frames left out, with why
@@ -167,10 +179,7 @@ def label(ctx: JobContext) -> None:
 
 
 def dataset(ctx: JobContext) -> None:
-    items = [
-        LabelledImage(Path(row["image"]), tuple(row["lines"]))
-        for row in json.loads((ctx.workspace / LABELS_FILE).read_text())
-    ]
+    labelled = [_labelled(ctx, n) for n in range(1, ctx.round + 1)]  # every round's frames
     app_data_repo(ctx.data_dir)
     base_yaml = _base_yaml(ctx)
     folder = retrain_dataset_folder(ctx.data_dir, ctx.id)
@@ -178,13 +187,14 @@ def dataset(ctx: JobContext) -> None:
     relight = _relighting(ctx, base_yaml) if ctx.settings.relit > 0 else None
     data_yaml = assemble_dataset(
         folder,
-        items,
+        labelled[-1],
         base_yaml,
-        replay=ctx.settings.replay,
+        replay=rounds.replay_count(ctx, sum(map(len, labelled))),
         val_fraction=ctx.settings.val_fraction,
         seed=ctx.settings.seed,
         relight=relight,
         relit=ctx.settings.relit,
+        earlier=labelled[:-1],
     )
     ctx.progress(0.5, "versioning the dataset with DVC")
     md5 = version_dataset(ctx.data_dir, folder)
@@ -192,6 +202,15 @@ def dataset(ctx: JobContext) -> None:
     ctx.remember(
         data_yaml=str(data_yaml), base_yaml=str(base_yaml), data_md5=md5, pushed_files=pushed
     )
+
+
+def _labelled(ctx: JobContext, round_: int) -> list[LabelledImage]:
+    """The frames round `round_` labelled."""
+    path = ctx.workspace / rounds.round_file(LABELS_FILE, round_)
+    return [
+        LabelledImage(Path(row["image"]), tuple(row["lines"]))
+        for row in json.loads(path.read_text())
+    ]
 
 
 def _relighting(ctx: JobContext, base_yaml: Path) -> Relighting | None:
@@ -237,7 +256,7 @@ def train(ctx: JobContext) -> None:
     params = TrainParams(
         start_from=str(pt_path(active)),
         epochs=s.epochs or EPOCHS_BEFORE_TIMING,
-        minutes=0.0 if s.epochs else s.train_minutes,
+        minutes=0.0 if s.epochs else rounds.train_minutes(ctx),
         rect=not s.mosaic,
         scale=MOSAIC_SCALE if s.mosaic else FINE_TUNE_SCALE,
         optimizer="AdamW",
@@ -246,7 +265,7 @@ def train(ctx: JobContext) -> None:
         batch=s.batch,
         nominal_batch=s.batch,  # a step after every batch: a few minutes' fine-tune needs steps
         patience=s.patience,
-        seed=s.seed,
+        seed=s.seed + ctx.round - 1,
         workers=1,
         device=resolve_device(s.device),
         threads=s.threads,
@@ -268,7 +287,7 @@ def train(ctx: JobContext) -> None:
     started = time.monotonic()
     result = fit(
         Path(ctx.result["data_yaml"]),
-        ctx.workspace / "train",
+        ctx.workspace / rounds.round_file("train", ctx.round),
         params,
         on_epoch,
         should_stop=ctx.cancel_requested,
@@ -295,22 +314,25 @@ def evaluate(ctx: JobContext) -> None:
     for number, (who, path) in enumerate(weights.items()):
         metrics[who] = {name: measure(path, data, s.imgsz) for name, data in sets.items()}
         ctx.progress((number + 1) / (len(weights) + 1), f"evaluated the {who} model")
+    reference = rounds.gate_reference(ctx, metrics["active"])
     decision = decide(
-        metrics["candidate"], metrics["active"], min_gain=s.min_gain, max_base_loss=s.max_base_loss
+        metrics["candidate"], reference, min_gain=s.min_gain, max_base_loss=s.max_base_loss
     )
     if not decision.promote and decision.drift_gain >= s.min_gain:
-        decision = _blend_back(ctx, decision, metrics, sets, pt_path(active))
+        decision = _blend_back(ctx, decision, metrics, reference, sets, pt_path(active))
     ctx.remember(metrics=metrics, gate=decision.as_dict())
     if not decision.promote:
-        ctx.finish(decision.reason, promoted=False)
-        raise JobStopped(decision.reason)
+        rounds.end_round(ctx)
 
 
-def _blend_back(ctx: JobContext, decision, metrics: dict, sets: dict, active_pt: Path):
+def _blend_back(
+    ctx: JobContext, decision, metrics: dict, reference: dict, sets: dict, active_pt: Path
+):
     """The candidate gained enough on the drifted data but lost too much of the base: try it
     blended with the active model's weights (BLEND_WEIGHTS, most of the fine-tune first) and
-    promote the first blend the gate passes. `metrics["candidate"]` and the job's
-    `candidate_pt` become the blend's; every blend tried is recorded."""
+    promote the first blend the gate, comparing with `reference`, passes.
+    `metrics["candidate"]` and the job's `candidate_pt` become the blend's; every blend tried
+    is recorded."""
     from tvdesk.training.blend import blend_checkpoints
     from tvdesk.training.evaluation import evaluate as measure
 
@@ -320,9 +342,7 @@ def _blend_back(ctx: JobContext, decision, metrics: dict, sets: dict, active_pt:
         ctx.progress(2 / 3, f"blending the fine-tune {weight:.0%} with the active model")
         path = blend_checkpoints(active_pt, tuned, weight, ctx.workspace / f"blend-{weight}.pt")
         figures = {name: measure(path, data, s.imgsz) for name, data in sets.items()}
-        verdict = decide(
-            figures, metrics["active"], min_gain=s.min_gain, max_base_loss=s.max_base_loss
-        )
+        verdict = decide(figures, reference, min_gain=s.min_gain, max_base_loss=s.max_base_loss)
         tried.append(
             {
                 "weight": weight,
@@ -364,6 +384,7 @@ def export_candidate(ctx: JobContext) -> tuple[Path, dict]:
         "dvc_md5": r["data_md5"],
         "job": ctx.id,
         "drift_event": ctx.job.params["event_id"],
+        "round": ctx.round,
         "labeler": s.labeler,
     }
     metrics, seconds = r["metrics"]["candidate"], r["train_seconds"]
@@ -390,14 +411,7 @@ def register_candidate(ctx: JobContext, onnx: Path, card: dict) -> None:
     )
     camera = ctx.camera()
     model = registry.register(parent.name, candidate, parent_id=parent.id, activate_for=camera.id)
-    ctx.finish(
-        f"{model.name} version {model.version} is live on camera {camera.name!r}: "
-        f"{r['gate']['reason']}",
-        promoted=True,
-        model_id=model.id,
-        model_version=model.version,
-        model_path=str(model.path),
-    )
+    rounds.end_round(ctx, model, camera)
 
 
 def _version_params(result: dict) -> dict:

@@ -1,5 +1,6 @@
-"""One job in detail: each stage with its progress bar, the training's epoch curves (loss and
-mAP) as they come and its log (two tabs, so that each has the room), and Cancel / Review
+"""One job in detail: each stage of its round with its progress bar, the training's epoch
+curves (loss and mAP) as they come, its rounds' mAP50 and its log (tabs, so that each has the
+room), and Cancel (Stop now, once a version is live) / Stop after this round / Review
 labels."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from tvdesk.core.store.job import Job, JobState
 from tvdesk.retrain.context import STAGES
 from tvdesk.ui.chart_scale import SteppedRange, step_up
+from tvdesk.ui.round_chart import RoundChart
 
 LOSS_KEYS = ("train/box_loss", "train/cls_loss", "train/dfl_loss")
 MAP_KEYS = ("metrics/mAP50(B)", "metrics/mAP50-95(B)")
@@ -116,11 +118,15 @@ class JobDetailWidget(QWidget):
     """The selected job.
 
     Signals:
-        cancel_requested(int): the operator asked to cancel this job.
+        cancel_requested(int): the operator asked to stop this job now (before its first
+            promotion it is cancelled; after, its last promoted version stays live).
+        stop_after_round_requested(int): the operator asked to end this job once the round
+            in progress has been gated.
         review_requested(int): the operator wants to review this job's labels.
     """
 
     cancel_requested = Signal(int)
+    stop_after_round_requested = Signal(int)
     review_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -139,17 +145,22 @@ class JobDetailWidget(QWidget):
             stages.addWidget(QLabel(STAGE_WORDS[name]), row, column)
             stages.addWidget(bar, row, column + 1)
         self.chart = EpochChart()
+        self.rounds = RoundChart()
         self.log = QPlainTextEdit(readOnly=True, maximumBlockCount=2000)
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.log.setPlaceholderText("The job's log appears here")
         self.cancel_button = QPushButton("&Cancel job")
+        self.stop_after_button = QPushButton("Stop &after this round")
         self.review_button = QPushButton("&Review labels…")
         self.cancel_button.clicked.connect(lambda: self._request(self.cancel_requested))
+        self.stop_after_button.clicked.connect(
+            lambda: self._request(self.stop_after_round_requested)
+        )
         self.review_button.clicked.connect(lambda: self._request(self.review_requested))
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        buttons.addWidget(self.review_button)
-        buttons.addWidget(self.cancel_button)
+        for button in (self.review_button, self.stop_after_button, self.cancel_button):
+            buttons.addWidget(button)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
@@ -160,6 +171,7 @@ class JobDetailWidget(QWidget):
         column.addLayout(buttons)
         self.tabs = QTabWidget(documentMode=True)
         self.tabs.addTab(self.chart, "&Epoch curves")
+        self.tabs.addTab(self.rounds, "R&ounds")
         self.tabs.addTab(self.log, "Job &log")
         split = QSplitter()
         split.addWidget(left)
@@ -176,8 +188,7 @@ class JobDetailWidget(QWidget):
     def show_job(self, job: Job | None, log: Sequence[str], *, review_waiting: bool) -> None:
         self.job = job
         running = job is not None and not job.state.finished
-        self.cancel_button.setEnabled(running)
-        self.review_button.setEnabled(running and review_waiting)
+        self._show_buttons(job, running, review_waiting)
         if job is None:
             self.heading.setText("No job selected")
             self.message.clear()
@@ -195,7 +206,21 @@ class JobDetailWidget(QWidget):
         planned = job.result.get("planned_epochs") or job.params.get("settings", {}).get("epochs")
         planned = int(planned or 1)
         self.chart.show_epochs(job.result.get("epochs", []), planned)
+        self.rounds.show_rounds(job.result.get("rounds", []))
         self._show_log(log)
+
+    def _show_buttons(self, job: Job | None, running: bool, review_waiting: bool) -> None:
+        """Cancel until a version is live, then Stop now (keeping it); Stop after this round
+        until asked."""
+        live = job.result.get("model_version") if job is not None else None
+        self.cancel_button.setText(f"Stop &now, keep version {live}" if live else "&Cancel job")
+        self.cancel_button.setEnabled(running)
+        asked = job is not None and job.result.get("stop_after_round")
+        self.stop_after_button.setEnabled(running and not asked)
+        self.stop_after_button.setText(
+            "Stops after this round" if asked else "Stop &after this round"
+        )
+        self.review_button.setEnabled(running and review_waiting)
 
     def _show_log(self, lines: Sequence[str]) -> None:
         lines, shown = tuple(lines), self._log_lines
@@ -214,10 +239,12 @@ class JobDetailWidget(QWidget):
 
 
 def describe_job(job: Job) -> str:
-    """'Job 3 · retrain · running for 2 min 10 s'."""
+    """'Job 3 · retrain · round 2 · running for 12 min 10 s'."""
     since = job.started or job.created
     until = job.finished or time.time()
     minutes, seconds = divmod(int(max(0.0, until - since)), 60)
     took = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
     verb = "for" if not job.state.finished else "after"
-    return f"Job {job.id} · {job.kind} · {job.state.value} {verb} {took}"
+    round_ = job.result.get("round", 1)
+    rounds = f" · round {round_}" if round_ > 1 else ""
+    return f"Job {job.id} · {job.kind}{rounds} · {job.state.value} {verb} {took}"

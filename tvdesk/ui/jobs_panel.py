@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from tvdesk.core.store import Store
 from tvdesk.core.store.job import Job, JobState
-from tvdesk.retrain.context import cancel_job
+from tvdesk.retrain.context import cancel_job, stop_job
 from tvdesk.retrain.review_folder import ReviewFolder
 from tvdesk.ui.background import run_in_background
 from tvdesk.ui.job_detail import JobDetailWidget
@@ -79,6 +79,7 @@ class JobsPanel(QWidget):
         self.table.itemSelectionChanged.connect(self.on_selection_changed)
         self.detail = JobDetailWidget()
         self.detail.cancel_requested.connect(self.cancel)
+        self.detail.stop_after_round_requested.connect(self.on_stop_after_round_requested)
         self.detail.review_requested.connect(self.on_review_requested)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -133,7 +134,7 @@ class JobsPanel(QWidget):
         selected = self.selected_job_id()
         self.table.setRowCount(len(self.jobs))
         for row, job in enumerate(self.jobs):
-            cells = (f"{job.id}", job.state.value, job.stage or "—", "", job.message)
+            cells = (f"{job.id}", job.state.value, stage_text(job), "", job.message)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, job.id)
@@ -184,18 +185,31 @@ class JobsPanel(QWidget):
 
     @Slot(int)
     def cancel(self, job_id: int) -> None:
-        """Ask the job to stop (off the GUI thread: the database may be busy a moment)."""
+        """Stop the job now: cancelled before its first promotion, its last promoted version
+        kept after (off the GUI thread: the database may be busy a moment)."""
+        self._stop(job_id, cancel_job, "stopped")
+
+    @Slot(int)
+    def on_stop_after_round_requested(self, job_id: int) -> None:
+        """End the job once the round in progress has been gated."""
+        self._stop(
+            job_id,
+            lambda store, i: stop_job(store, i, after_round=True),
+            "marked to stop after this round",
+        )
+
+    def _stop(self, job_id: int, how, what: str) -> None:
         db_path = self.db_path
 
         def request() -> Job:
             with Store(db_path) as store:
-                return cancel_job(store, job_id)
+                return how(store, job_id)
 
         run_in_background(
             request,
-            what=f"cancelling job {job_id}",
+            what=f"stopping job {job_id}",
             done=lambda job: self.refresh(),
-            failed=lambda exc: self.error.emit(f"Job {job_id} could not be cancelled: {exc}"),
+            failed=lambda exc: self.error.emit(f"Job {job_id} could not be {what}: {exc}"),
         )
 
     @Slot(int)
@@ -207,3 +221,10 @@ class JobsPanel(QWidget):
     def close_store(self) -> None:
         self.timer.stop()
         self.store.close()
+
+
+def stage_text(job: Job) -> str:
+    """'train', or 'train (round 2)' in a refinement round."""
+    round_ = job.result.get("round", 1)
+    stage = job.stage or "—"
+    return f"{stage} (round {round_})" if round_ > 1 else stage

@@ -32,12 +32,13 @@ METRIC_COLUMNS = ("Data set", "Parent (old)", "This version (new)", "Change")
 
 
 def comparison(version: ModelVersion, store: Store) -> tuple[dict, dict]:
-    """(old, new) mAP figures by data set: the job that trained `version` measured both models
-    on the same sets; without that job, the parent's own figures stand in for old."""
+    """(old, new) mAP figures by data set: the job round that trained `version` measured both
+    models on the same sets; without it, the parent's own figures stand in for old."""
     for job in store.jobs.all(limit=500):
-        if job.result.get("model_id") == version.id and "metrics" in job.result:
-            measured = job.result["metrics"]
-            return measured.get("active", {}), measured.get("candidate", version.metrics)
+        rounds = job.result.get("rounds") or [job.result]  # a job from before the rounds
+        for measured in (r.get("metrics") for r in rounds if r.get("model_id") == version.id):
+            if measured:
+                return measured.get("active", {}), measured.get("candidate", version.metrics)
     parent = store.models.get(version.parent_id) if version.parent_id else None
     return (parent.metrics if parent else {}), version.metrics
 

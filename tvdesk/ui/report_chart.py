@@ -1,5 +1,6 @@
-"""The headless demo's chart: drift, detection quality and the model in use over stream time,
-drawn with pyqtgraph offscreen and saved as a PNG."""
+"""The headless demo's charts, drawn with pyqtgraph offscreen and saved as PNGs: drift,
+detection quality and the model in use over stream time; and the held-out mAP50 of each
+version the job promoted against the time since the approval."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from tvdesk.demo.headless import DemoRun
 
 WIDTH, HEIGHT = 1400, 900
 WINDOW_S = 5.0  # seconds of stream averaged per point of the quality curves
+ROUNDS_WIDTH, ROUNDS_HEIGHT = 1200, 600
+DAY_DROP_ALLOWED = 0.03  # the day loss the gate allows, drawn as the day's floor
+TARGET_MINUTES = 45  # the night target's deadline after the approval, drawn as a line
 
 
 def save_demo_chart(report: dict, run: DemoRun, path: Path) -> Path:
@@ -115,3 +119,65 @@ def _windows(records) -> tuple[np.ndarray, ...]:
         recall.append(correct / truth if truth else np.nan)
         precision.append(correct / found if found else np.nan)
     return tuple(np.array(v, float) for v in (centres, conf, recall, precision))
+
+
+def save_rounds_chart(report: dict, path: Path) -> Path:
+    """Held-out night and day mAP50 of the version live at each moment, against minutes
+    since the approval, with the night target (0.9 x the bundled day) and the day floor (the
+    old day less 0.03)."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    import pyqtgraph as pg
+    import pyqtgraph.exporters
+    from PySide6.QtWidgets import QApplication
+
+    _app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    figures = report["map50"]
+    rows = [v for v in figures["versions"] if v["live_minutes_after_approval"] is not None]
+    end = max(report["job"]["approval_to_end_wall_s"] / 60, rows[-1]["live_minutes_after_approval"])
+    widget = pg.PlotWidget(title="Held-out mAP50 of the version live, after the approval")
+    widget.resize(ROUNDS_WIDTH, ROUNDS_HEIGHT)
+    plot = widget.getPlotItem()
+    plot.addLegend(offset=(-10, -10))
+    times = [r["live_minutes_after_approval"] for r in rows] + [end]
+    for key, colour, name in (
+        ("night_map50", "#1c71d8", "night"),
+        ("day_map50", "#e5a50a", "day"),
+    ):
+        values = [r[key] for r in rows]
+        plot.plot(times, values, stepMode="center", pen=pg.mkPen(colour, width=3), name=name)
+        plot.plot(times[:-1], values, pen=None, symbol="o", symbolBrush=colour, symbolSize=8)
+    dashed = pg.QtCore.Qt.PenStyle.DashLine
+    if figures.get("bundled_day_map50"):
+        target = 0.9 * figures["bundled_day_map50"]
+        plot.addItem(pg.InfiniteLine(target, angle=0, pen=pg.mkPen("#1c71d8", style=dashed)))
+        plot.addItem(_label(f"night target {target:.3f} (0.9 x bundled day)", end, target))
+    floor = rows[0]["day_map50"] - DAY_DROP_ALLOWED
+    plot.addItem(pg.InfiniteLine(floor, angle=0, pen=pg.mkPen("#e5a50a", style=dashed)))
+    plot.addItem(_label(f"day floor {floor:.3f} (old day - {DAY_DROP_ALLOWED})", end, floor))
+    plot.addItem(pg.InfiniteLine(TARGET_MINUTES, angle=90, pen=pg.mkPen("#c01c28", style=dashed)))
+    plot.addItem(_label(f"{TARGET_MINUTES} min", TARGET_MINUTES, 0.05, anchor=(1, 1)))
+    for row in rows[1:]:
+        x = row["live_minutes_after_approval"]
+        plot.addItem(_label(f"v{row['version']}", x, row["night_map50"], anchor=(0, 1)))
+    plot.setLabel("bottom", "minutes since the approval")
+    plot.setLabel("left", "mAP50 on 200 held-out synthetic frames")
+    plot.setYRange(0, 1.0)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    widget.show()
+    _app.processEvents()
+    exporter = pg.exporters.ImageExporter(plot)
+    exporter.parameters()["width"] = ROUNDS_WIDTH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exporter.export(str(path))
+    widget.close()
+    return path
+
+
+def _label(text: str, x: float, y: float, anchor: tuple[float, float] = (1, 1)):
+    import pyqtgraph as pg
+
+    item = pg.TextItem(text, color="#3d3846", anchor=anchor)
+    item.setPos(x, y)
+    return item

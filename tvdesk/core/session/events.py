@@ -31,14 +31,27 @@ class RetrainPlan:
     imgsz: int
     expected_seconds: float
     train_minutes: float = 0.0
+    refine_minutes: float = 0.0  # 0: the job ends after its first promotion
+    round_minutes: float = 0.0
+    round_min_gain: float = 0.0
 
     def describe(self) -> str:
         minutes = max(1, round(self.expected_seconds / 60))
         who = LABELER_WORDS.get(self.labeler, self.labeler)
         training = f"{self.epochs} epochs" if self.epochs else f"{self.train_minutes:g} min"
-        return (
+        first = (
             f"label {self.frames} frames ({who}), fine-tune {training} at "
             f"{self.imgsz} px: about {minutes} min"
+        )
+        if not self.refine_minutes:
+            return first
+        return (
+            f"{first}. Then it goes on in rounds while the condition holds: new frames, "
+            f"labelled the same way, {self.round_minutes:g} min of fine-tuning from the last "
+            "version swapped in, the same gate; it stops when a round gains under "
+            f"{self.round_min_gain:g} mAP50, after {self.refine_minutes:g} min of fine-tuning "
+            "in all, when the condition ends, or when you stop it (the last swapped-in "
+            "version stays)"
         )
 
 

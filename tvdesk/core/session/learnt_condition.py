@@ -14,7 +14,6 @@ from tvdesk.core.drift.reference import ProfileError, ReferenceProfile, robust_m
 from tvdesk.core.registry import version_profile
 from tvdesk.core.session.capture import load_frame, stored_indices
 from tvdesk.core.store import Camera, Store
-from tvdesk.core.store.job import JobState
 from tvdesk.core.store.model_version import ModelVersion
 
 
@@ -63,9 +62,10 @@ def reference_after_swap(
 
 
 def alarm_repaired_by(store: Store, version: ModelVersion) -> tuple[DriftEvent, Path] | None:
-    """The drift event (and its capture) of the job that made `version`, if one did."""
-    for job in store.jobs.all(JobState.SUCCEEDED):
-        if job.result.get("model_id") == version.id:
+    """The drift event (and its capture) of the job that made `version`, if one did: in any
+    of its rounds, while it goes on or after it ended."""
+    for job in store.jobs.all():
+        if version.id in job.result.get("model_ids", [job.result.get("model_id")]):
             events = {e.id: e for e in store.drift_events.all()}
             event_id = job.params.get("event_id")
             if event_id in events:

@@ -92,8 +92,11 @@ class Jobs:
         progress: float | None = None,
         message: str | None = None,
         result: dict[str, Any] | None = None,
+        merged: dict[str, Any] | None = None,
     ) -> Job:
-        """Change what is given; starting and finishing times are stamped from `state`."""
+        """Change what is given; starting and finishing times are stamped from `state`.
+        `merged` values go into the stored result in the same transaction, so that no other
+        process's write to it is lost (a None value removes its key)."""
         now = time.time()
         values: dict[str, Any] = {"updated": now}
         if state is not None:
@@ -111,7 +114,10 @@ class Jobs:
         if result is not None:
             values["result"] = json.dumps(result)
         with immediate(self.db):
-            self.get(job_id)
+            stored = self.get(job_id)
+            if merged is not None:
+                combined = {**(result if result is not None else stored.result), **merged}
+                values["result"] = json.dumps({k: v for k, v in combined.items() if v is not None})
             self.db["jobs"].update(job_id, values)
         return self.get(job_id)
 
