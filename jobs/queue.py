@@ -66,6 +66,7 @@ class JobQueue:
 
     def __init__(self, huey: Huey, url: str = "") -> None:
         self.huey = huey
+        self.url = url  # kept for a local worker that sends its jobs' training there
         where = getattr(huey.storage, "filename", huey.name)
         self.description = mask_url(url) if url else f"local ({where})"
         self.tasks: dict[str, TaskWrapper] = register_tasks(huey)

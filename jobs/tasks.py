@@ -13,19 +13,27 @@ from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import CancelExecution, RetryTask
 
+from tvdesk.retrain.context import JobContext
 from tvdesk.retrain.labelers import ReviewPending
 from tvdesk.retrain.runner import STAGE_NAMES, StageOutcome, run_stage
 
 REVIEW_POLL_S = 10.0
 
 
-def stage_task(stage: str, new_round: Callable[[int], None]):
+def stage_task(
+    stage: str,
+    new_round: Callable[[int], None] | None = None,
+    function: Callable[[JobContext], None] | None = None,
+):
+    """The task of `stage` (run by `function` in place of the stage's own, if given);
+    `new_round(job_id)` queues the job's stages again when a round ends and the job goes on."""
+
     def task(job_id: int) -> int:
         try:
-            outcome = run_stage(stage, job_id)
+            outcome = run_stage(stage, job_id, function=function)
         except ReviewPending:
             raise RetryTask(delay=REVIEW_POLL_S) from None
-        if outcome == StageOutcome.NEW_ROUND:
+        if outcome == StageOutcome.NEW_ROUND and new_round is not None:
             new_round(job_id)
         if outcome != StageOutcome.NEXT:
             raise CancelExecution(retry=False)

@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobs.queue import JobQueue, open_queue
+from jobs.queue import QUEUE_ENV, JobQueue, open_queue
+from jobs.remote.pipeline import serve
 from tvdesk.config import default_data_dir, project_root
 from tvdesk.core import atomic
 from tvdesk.core.processes import process_alive
@@ -30,6 +31,7 @@ MAX_POLL_S = 0.5  # the idle back-off stops here (Huey's own default is 10 s)
 LOCAL_NICE = 10
 PID_FILE = "worker.pid"
 WORKER_EXECUTABLE = "tvdesk-worker"  # beside `tvdesk` in the installed bundle
+LOCAL_FLAG = "--local"  # consume the local queue even when TVDESK_QUEUE names a Redis one
 
 
 def recover(data_dir: Path, queue: JobQueue) -> None:
@@ -52,7 +54,9 @@ def run_worker(queue: JobQueue | None = None, data_dir: Path | None = None) -> N
     queue.check()
     recover(data_dir, queue)
     _preload_training()
-    atomic.write_text(data_dir / PID_FILE, f"{socket.gethostname()} {os.getpid()}\n")
+    if queue.local:  # a training worker's pid is none of the app's business
+        atomic.write_text(data_dir / PID_FILE, f"{socket.gethostname()} {os.getpid()}\n")
+    relay = serve(queue, data_dir)  # remote jobs: the app's side, or the training side
     logger.info("worker %d consuming %s", os.getpid(), queue.description)
     consumer = queue.huey.create_consumer(
         workers=1,
@@ -61,7 +65,11 @@ def run_worker(queue: JobQueue | None = None, data_dir: Path | None = None) -> N
         max_delay=MAX_POLL_S,
         check_worker_health=False,
     )
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        if relay is not None:
+            relay.stop()
 
 
 def _preload_training() -> None:
@@ -82,17 +90,22 @@ def local_worker_running(data_dir: Path) -> bool:
     return host == socket.gethostname() and pid.isdigit() and process_alive(int(pid))
 
 
-def start_local_worker(data_dir: Path | None = None, log: Path | None = None) -> subprocess.Popen:
-    """A worker process for the local queue, niced, with torch and OpenMP on one thread."""
+def start_local_worker(
+    data_dir: Path | None = None, log: Path | None = None, training_url: str = ""
+) -> subprocess.Popen:
+    """A worker process for the local queue, niced, with torch and OpenMP on one thread; with
+    `training_url` (a Redis queue) it sends its jobs' training there and follows them."""
     data_dir = data_dir or default_data_dir()
     env = {**os.environ, "TVDESK_HOME": str(data_dir), "OMP_NUM_THREADS": "1"}
+    if training_url:
+        env[QUEUE_ENV] = training_url
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(project_root()), env.get("PYTHONPATH", "")])
     )
     out = open(log or data_dir / "worker.log", "ab")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen(
-            worker_command(),
+            [*worker_command(), LOCAL_FLAG],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -120,13 +133,19 @@ def _lower_priority() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.worker", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        LOCAL_FLAG,
+        action="store_true",
+        help="the app's own worker: consume the local queue, and send jobs to train on the "
+        "Redis queue TVDESK_QUEUE names, if any",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        run_worker()
+        run_worker(open_queue(url="") if args.local else None)
     except KeyboardInterrupt:
         return 0
     return 0

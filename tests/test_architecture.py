@@ -24,7 +24,7 @@ TRAINING_MODULES = (
     "llvmlite",
     "supervision",
 )
-NOT_BUNDLED_WITH_PLAYER = ("scipy",)  # packaging/tvdesk.spec: NOT_IN_PLAYER
+NOT_BUNDLED_WITH_PLAYER = ("scipy", "PIL")  # packaging/tvdesk.spec: NOT_IN_PLAYER
 # Everything the player (GUI and `tvdesk run`) imports; training code lives in tvdesk.training.
 PLAYER_PACKAGES = ("tvdesk.core", "tvdesk.ui", "tvdesk.commands")
 NOT_PLAYER = ("tvdesk.commands.train",)

@@ -40,6 +40,8 @@ def test_the_retrain_table_sets_the_retraining_defaults(isolated_home):
         ('[retrain]\nlabeler = "crowd"\n', "labeler must be one of"),
         ('auto_approve = "yes"\n', "auto_approve must be true or false"),
         ("confidnce = 0.3\n", "unknown setting(s) confidnce"),
+        ("detect_every_max = 0\n", "detect_every_max must be from 1 to 10"),
+        ("detect_every_max = 2.5\n", "detect_every_max must be a whole"),
     ],
 )
 def test_a_wrong_setting_names_the_file_and_the_key(isolated_home, text, says):

@@ -12,8 +12,11 @@ geometry, recent files) is the UI's business (QSettings), not this file's.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import lzma
 import os
+import shutil
 import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -30,6 +33,8 @@ TRAFFIC_MODEL_NAME = "tvdesk-traffic"  # the COCO-trained traffic model: every r
 LABELERS = ("oracle", "teacher", "import", "review")
 HOME_ENV = "TVDESK_HOME"
 SETTINGS_NAME = "settings.toml"
+PACKED_SUFFIX = ".xz"  # the installer's packed model files (packaging/tvdesk.spec)
+REDIS_MAX_MB = 512  # Redis's largest string value (proto-max-bulk-len)
 
 
 class SettingsError(ValueError):
@@ -47,7 +52,48 @@ def resources_dir() -> Path:
 
 
 def bundled_model_path(name: str = BUNDLED_MODEL_NAME) -> Path:
-    return resources_dir() / "models" / f"{name}.onnx"
+    """The bundled model `name`'s ONNX file, with its card, int8 copy and checkpoint beside
+    it. The installer packs the ONNX files (`name.onnx.xz`): they are unpacked, once, into
+    the home folder, and the model is read from there."""
+    folder = resources_dir() / "models"
+    onnx = f"{name}.onnx"
+    if not (folder / onnx).exists() and (folder / f"{onnx}{PACKED_SUFFIX}").exists():
+        folder = unpacked_models(folder)
+    return folder / onnx
+
+
+def unpacked_models(folder: Path) -> Path:
+    """A folder in the home folder holding `folder`'s files, the packed ones unpacked; made
+    once per install (named after the packed files' sizes and times), whole or not at all."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    stamp = hashlib.sha256(
+        "".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns};" for p in files).encode()
+    ).hexdigest()[:16]
+    target = home_dir() / "bundled-models" / stamp
+    if target.is_dir():
+        return target
+    staging = target.with_name(f".{stamp}-{os.getpid()}")
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            if path.name.endswith(PACKED_SUFFIX):
+                with (
+                    lzma.open(path) as packed,
+                    open(staging / path.name[: -len(PACKED_SUFFIX)], "wb") as out,
+                ):
+                    shutil.copyfileobj(packed, out)
+            else:
+                shutil.copyfile(path, staging / path.name)
+        os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if target.is_dir():  # another process unpacked them first
+            return target
+        raise OSError(
+            f"cannot unpack the bundled models into {target.parent} ({exc}): free some space "
+            f"there or set {HOME_ENV} to a writable folder"
+        ) from exc
+    return target
 
 
 def traffic_model_path() -> Path:
@@ -158,7 +204,13 @@ class RetrainSettings:
         metadata={"help": "learning-rate warm-up (a fine-tune starts from trained weights)"},
     )
     seed: int = field(default=0, metadata={"help": "seed of selection, split and training"})
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, 0 (first GPU)..."})
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "torch device of the training: auto (the first CUDA GPU when the worker "
+            "has one, else the CPU; the job records which), cpu, 0 (first GPU)..."
+        },
+    )
     threads: int = field(default=1, metadata={"help": "torch CPU threads (1 spares the player)"})
     min_gain: float = field(default=0.02, metadata={"help": "mAP50 gain needed on drifted data"})
     max_base_loss: float = field(
@@ -297,6 +349,14 @@ class Settings:
         default=1,
         metadata={"help": "ONNX Runtime intra-op threads (1 leaves a core for capture and the UI)"},
     )
+    detect_every_max: int = field(
+        default=3,
+        metadata={
+            "help": "when detection cannot keep up with a camera's frame rate, detect only "
+            "every k-th frame, k adapting to the load up to this, and carry the boxes between "
+            "detections along their tracks (marked as predicted); 1 detects every frame"
+        },
+    )
     auto_approve: bool = field(
         default=False,
         metadata={"help": "queue a retraining for every drift alarm without asking the operator"},
@@ -307,6 +367,14 @@ class Settings:
             "help": "free space (MB) a recording keeps on the disks it writes to (the data "
             "folder, an annotated video's folder): it does not start, or stops, below it; "
             "the GUI warns below twice this. 0 turns the check off"
+        },
+    )
+    remote_max_mb: float = field(
+        default=256.0,
+        metadata={
+            "help": "the most data (MB) one retraining may send through a Redis queue to a "
+            "training worker on another machine, and the most its worker may send back "
+            "(Redis holds it in memory until it is read). At most 512, Redis's largest value"
         },
     )
     retrain: RetrainSettings = field(
@@ -323,6 +391,11 @@ class Settings:
             self.retrain = RetrainSettings.from_dict(self.retrain)
         if not isinstance(self.retrain, RetrainSettings):
             raise SettingsError(f"retrain must be a [retrain] table, got {self.retrain!r}")
+        if not 0 < self.remote_max_mb <= REDIS_MAX_MB:
+            raise SettingsError(
+                f"remote_max_mb must be above 0 and at most {REDIS_MAX_MB}, "
+                f"got {self.remote_max_mb}"
+            )
         if self.min_free_mb < 0:
             raise SettingsError(f"min_free_mb must be 0 or more, got {self.min_free_mb}")
         if not 0.0 <= self.confidence <= 1.0:
@@ -337,6 +410,10 @@ class Settings:
             raise SettingsError(f"baseline_seconds must be 10 or more, got {self.baseline_seconds}")
         if self.synthetic_fps <= 0:
             raise SettingsError(f"synthetic_fps must be positive, got {self.synthetic_fps}")
+        if not 1 <= self.detect_every_max <= 10:
+            raise SettingsError(
+                f"detect_every_max must be from 1 to 10, got {self.detect_every_max}"
+            )
         if self.inference_threads < 1:
             raise SettingsError(
                 f"inference_threads must be 1 or more, got {self.inference_threads}"

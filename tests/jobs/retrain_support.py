@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -183,19 +184,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server(folder: Path, password: str) -> Iterator[str]:
-    """A real redis-server on 127.0.0.1 with a password; yields its redis:// URL."""
+def redis_server(folder: Path, password: str, tls: bool = False) -> Iterator[str]:
+    """A real redis-server on 127.0.0.1 with a password; yields its redis:// URL, or with
+    `tls` its rediss:// URL (a self-signed certificate the URL names as the one to trust)."""
     binary = shutil.which("redis-server")
     if binary is None:
         import pytest
 
         pytest.skip("redis-server is not installed (scripts/system-packages.sh installs it)")
     port = free_port()
+    listen = ["--port", str(port)]
+    if tls:
+        cert, key = self_signed_certificate(folder)
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert)]
+        listen += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(cert)]
+        listen += ["--tls-auth-clients", "no"]
     process = subprocess.Popen(
         [
             binary,
-            "--port",
-            str(port),
+            *listen,
             "--bind",
             "127.0.0.1",
             "--requirepass",
@@ -215,10 +222,53 @@ def redis_server(folder: Path, password: str) -> Iterator[str]:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             time.sleep(0.05)
-        yield f"redis://:{password}@127.0.0.1:{port}/0"
+        if tls:
+            yield f"rediss://:{password}@127.0.0.1:{port}/0?ssl_ca_certs={cert}"
+        else:
+            yield f"redis://:{password}@127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(10)
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files in `folder`."""
+    import datetime
+
+    import pytest
+
+    x509 = pytest.importorskip("cryptography.x509", reason="TLS tests make a certificate")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "redis-cert.pem", folder / "redis-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def job_text(store: Store) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from retrain_support import camera_version, run_command, tiny_settings
+from retrain_support import camera_version, free_port, run_command, tiny_settings
 
 from jobs.queue import QueueUnavailableError, open_queue
+from tvdesk.cli import main
 from tvdesk.commands import data_versions, jobs, models, retrain, worker
 from tvdesk.core.registry import Candidate, Registry, RegistryError
 from tvdesk.core.store import Camera
@@ -112,3 +113,15 @@ def test_retrain_of_a_real_camera_trains_with_the_teacher_at_the_size_it_plays_a
     job = store.jobs.get(1)
     assert job.params["camera_id"] == real.id
     assert (job.params["settings"]["labeler"], job.params["settings"]["imgsz"]) == ("teacher", 416)
+
+
+def test_demo_queue_that_is_not_redis_or_cannot_be_reached_is_one_line(tmp_path, capsys):
+    home = tmp_path / "demo"
+    assert main(["demo", "--headless", "--queue", "http://pw@host/x", "--home", str(home)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tvdesk: error: --queue http://") and "is not a Redis URL" in error
+    url = f"redis://:secret-pw@127.0.0.1:{free_port()}/0"
+    assert main(["demo", "--headless", "--queue", url, "--home", str(home)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tvdesk: error: cannot reach the job queue redis://:***@127.0.0.1")
+    assert "secret-pw" not in error and len(error.strip().splitlines()) == 1

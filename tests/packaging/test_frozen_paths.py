@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import lzma
 import os
 import platform
 import sys
 import tarfile
 
 from jobs.worker import worker_command
-from tvdesk.config import bundled_model_path, default_data_dir, project_root, resources_dir
+from tvdesk.config import (
+    PACKED_SUFFIX,
+    bundled_model_path,
+    default_data_dir,
+    project_root,
+    resources_dir,
+)
 
 spec = importlib.util.spec_from_file_location(
     "tvdesk_build", project_root() / "packaging" / "build.py"
@@ -40,6 +47,26 @@ def test_frozen_resources_come_from_the_bundle_and_data_goes_to_the_user(
     assert resources_dir() == tmp_path / "_internal" / "resources"
     assert bundled_model_path().is_relative_to(tmp_path / "_internal" / "resources" / "models")
     assert default_data_dir() == isolated_home
+
+
+def test_packed_bundled_models_are_unpacked_once_into_the_home_folder(
+    monkeypatch, tmp_path, isolated_home
+):
+    models = tmp_path / "_internal" / "resources" / "models"
+    models.mkdir(parents=True)
+    onnx = bytes(range(256)) * 64
+    (models / f"m.onnx{PACKED_SUFFIX}").write_bytes(lzma.compress(onnx))
+    (models / f"m.int8.onnx{PACKED_SUFFIX}").write_bytes(lzma.compress(onnx[:100]))
+    (models / "m.json").write_text("{}")
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "_internal"), raising=False)
+
+    path = bundled_model_path("m")
+    assert path.is_relative_to(isolated_home / "bundled-models")
+    assert path.read_bytes() == onnx and path.with_suffix(".json").read_text() == "{}"
+    assert path.with_name("m.int8.onnx").read_bytes() == onnx[:100]
+    written = path.stat().st_mtime_ns
+    assert bundled_model_path("m") == path and path.stat().st_mtime_ns == written
+    assert [p.name for p in path.parent.parent.iterdir()] == [path.parent.name]  # no leftovers
 
 
 def test_part_sizes_sort_files_by_the_executable_that_needs_them(tmp_path):

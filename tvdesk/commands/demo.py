@@ -94,6 +94,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--imgsz", type=int, help="training image size")
     parser.add_argument(
+        "--queue",
+        metavar="URL",
+        help="train on the Redis queue URL (redis://[:password@]host:port/db, or rediss:// "
+        "for TLS), where a `tvdesk worker` of another machine takes the job (default: "
+        "$TVDESK_QUEUE, else this machine)",
+    )
+    parser.add_argument(
         "--no-eval", action="store_true", help="headless: skip the mAP evaluation at the end"
     )
     parser.add_argument(
@@ -132,7 +139,12 @@ def run(args: argparse.Namespace) -> int:
         if args.home is not None:
             args.home.mkdir(parents=True, exist_ok=True)
             settings = replace(settings, data_dir=args.home)
-        approver = RetrainApprover(retrain, settings.data_dir, traffic_imgsz=settings.traffic_imgsz)
+        approver = RetrainApprover(
+            retrain,
+            settings.data_dir,
+            queue=_queue(args, settings.data_dir),
+            traffic_imgsz=settings.traffic_imgsz,
+        )
         return run_demo_app(options, settings, approver, quit_after=args.quit_after)
     return run_headless(args, options, retrain)
 
@@ -145,7 +157,9 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
     report_dir = args.report or home / "report"
     print(f"demo data in {home}")
     settings = replace(load_settings(), data_dir=home)
-    approver = RetrainApprover(retrain, home, traffic_imgsz=settings.traffic_imgsz)
+    approver = RetrainApprover(
+        retrain, home, queue=_queue(args, home), traffic_imgsz=settings.traffic_imgsz
+    )
     try:
         run = HeadlessDemo(options, settings, approver).run(on_event=_say)
     finally:
@@ -167,6 +181,25 @@ def run_headless(args: argparse.Namespace, options: DemoOptions, retrain: Retrai
         save_rounds_chart(report, report_dir / ROUNDS_CHART_NAME)
     _print_summary(report, report_dir)
     return 0 if report["swap"] is not None or options.videos else 1
+
+
+def _queue(args: argparse.Namespace, home: Path):
+    """The queue `--queue` names, reached before the demo plays; None for the usual one
+    ($TVDESK_QUEUE, else this machine)."""
+    if not args.queue:
+        return None
+    from jobs.queue import REDIS_SCHEMES, open_queue
+    from tvdesk.commands.errors import CommandLineError
+    from tvdesk.core.sources.stream import mask_url
+
+    if not args.queue.startswith(REDIS_SCHEMES):
+        raise CommandLineError(
+            f"--queue {mask_url(args.queue)} is not a Redis URL: use "
+            "redis://[:password@]host:port/db (or rediss:// for TLS)"
+        )
+    queue = open_queue(home, url=args.queue)
+    queue.check()
+    return queue
 
 
 def _say(timed: TimedEvent) -> None:

@@ -13,8 +13,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "worker",
         help="run retraining jobs from the queue",
         description="Consume the job queue: the local one in the app data folder, or the Redis "
-        "queue named by TVDESK_QUEUE=redis://[:password@]host:port/db (run it on a GPU machine "
-        "to train there). Never expose a queue to an untrusted network: tasks are pickled.",
+        "queue named by TVDESK_QUEUE=redis://[:password@]host:port/db (or rediss:// for TLS): "
+        "run it on another machine, a GPU one say, in a data folder of its own, to train "
+        "there; each job comes with its data and its candidate goes back to the app. Never "
+        "expose a queue to an untrusted network: tasks are pickled.",
     )
     parser.set_defaults(run=run)
 

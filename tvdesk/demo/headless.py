@@ -98,13 +98,16 @@ class FrameRecord:
 
 
 class Timeline:
-    """A frame consumer that keeps a `FrameRecord` per frame."""
+    """A frame consumer that keeps a `FrameRecord` per detected frame (a frame whose boxes
+    were predicted has no drift status and no detector's recall to measure)."""
 
     def __init__(self) -> None:
         self.records: list[FrameRecord] = []
         self._lock = threading.Lock()
 
     def __call__(self, result: FrameResult) -> None:
+        if not result.detected:
+            return
         det = result.detections
         status = result.observations.get(DRIFT)
         ratio, alarm = 0.0, False

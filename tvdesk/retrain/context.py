@@ -168,6 +168,10 @@ class JobContext:
         """The version the job's camera runs: what the fine-tune starts from."""
         return Registry(self.store, self.data_dir).version_of(self.camera())
 
+    def parent_version(self) -> ModelVersion:
+        """The version the job's fine-tune started from (its train stage recorded it)."""
+        return Registry(self.store, self.data_dir).get(self.result["parent_id"])
+
 
 def request_retrain(
     store: Store,

@@ -151,10 +151,12 @@ def _model_id(name: str, model_names: Sequence[str]) -> int | None:
 def _yolo_lines(
     image: Path, detections, mapping: dict[int, int | None]
 ) -> tuple[tuple[str, ...], list[int]]:
-    from PIL import Image
+    import cv2  # not Pillow: the player bundle leaves Pillow out (26 MB with its libraries)
 
-    with Image.open(image) as opened:
-        width, height = opened.size
+    pixels = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise LabelImportError(f"cannot read {image}: the image is missing or damaged")
+    height, width = pixels.shape[:2]
     kept, lost = [], []
     for (x1, y1, x2, y2), class_id in zip(detections.xyxy, detections.class_id, strict=True):
         model_id = mapping.get(int(class_id))

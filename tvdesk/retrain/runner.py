@@ -9,6 +9,7 @@ for its stages to run again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
@@ -31,8 +32,14 @@ class StageOutcome(StrEnum):
     NEW_ROUND = "new round"  # a round ended and the job goes on: run its stages again
 
 
-def run_stage(stage: str, job_id: int, data_dir: Path | None = None) -> StageOutcome:
-    """Run `stage` of job `job_id`; what the queue should do next.
+def run_stage(
+    stage: str,
+    job_id: int,
+    data_dir: Path | None = None,
+    function: Callable[[JobContext], None] | None = None,
+) -> StageOutcome:
+    """Run `stage` of job `job_id` (with `function` in place of the stage's own: a job that
+    trains on another machine); what the queue should do next.
 
     Raises ReviewPending when frames wait for a person (the caller retries later).
     """
@@ -42,7 +49,7 @@ def run_stage(stage: str, job_id: int, data_dir: Path | None = None) -> StageOut
         try:
             ctx.begin(stage)
             logger.info("job %d: %s (round %d)", job_id, stage, ctx.round)
-            STAGE_FUNCTIONS[stage](ctx)
+            (function or STAGE_FUNCTIONS[stage])(ctx)
         except JobStopped as exc:
             logger.info("job %d stopped: %s", job_id, exc)
             return StageOutcome.STOPPED

@@ -247,6 +247,7 @@ def _read_image(path: Path):
 
 
 def train(ctx: JobContext) -> None:
+    from tvdesk.training.device import device_name, resolve_device
     from tvdesk.training.trainer import TrainParams
     from tvdesk.training.trainer import train as fit
 
@@ -266,7 +267,7 @@ def train(ctx: JobContext) -> None:
         patience=s.patience,
         seed=s.seed + ctx.round - 1,
         workers=1,
-        device=s.device,
+        device=resolve_device(s.device),
         threads=s.threads,
         freeze=s.freeze,
         warmup_epochs=s.warmup_epochs,
@@ -298,6 +299,7 @@ def train(ctx: JobContext) -> None:
         train_params=params.as_dict(),
         train_seconds=time.monotonic() - started,
         parent_id=active.id,
+        device=device_name(params.device),
     )
 
 
@@ -305,7 +307,7 @@ def evaluate(ctx: JobContext) -> None:
     from tvdesk.training.evaluation import evaluate as measure
 
     s, r = ctx.settings, ctx.result
-    active = Registry(ctx.store, ctx.data_dir).get(r["parent_id"])
+    active = ctx.parent_version()
     sets = {"drift": Path(r["data_yaml"]), "base": Path(r["base_yaml"])}
     weights = {"candidate": Path(r["candidate_pt"]), "active": pt_path(active)}
     metrics: dict[str, dict[str, dict[str, float]]] = {}
@@ -363,16 +365,20 @@ def _blend_back(
 
 
 def register(ctx: JobContext) -> None:
+    onnx, card = export_candidate(ctx)
+    register_candidate(ctx, onnx, card)
+
+
+def export_candidate(ctx: JobContext) -> tuple[Path, dict]:
+    """The candidate exported to ONNX (its int8 copy beside it) and its model card: what a
+    training worker on another machine sends back (`register_candidate` does the rest)."""
     from tvdesk.training.card import build_card
     from tvdesk.training.export import export_onnx
 
     s, r = ctx.settings, ctx.result
-    registry = Registry(ctx.store, ctx.data_dir)
-    parent = registry.get(r["parent_id"])
     pt = Path(r["candidate_pt"])
     onnx = export_onnx(pt, s.imgsz, dynamic=True)
     ctx.checkpoint(force=True)
-    metrics = r["metrics"]["candidate"]
     data = {
         "yaml": r["data_yaml"],
         "dvc_md5": r["data_md5"],
@@ -381,23 +387,39 @@ def register(ctx: JobContext) -> None:
         "round": ctx.round,
         "labeler": s.labeler,
     }
-    params = {**r["train_params"], "epochs_run": r["epochs_run"]}
-    if "blend_weight" in r:
-        params["blend_weight"] = r["blend_weight"]
-    card = build_card(parent.name, onnx, pt, [], data, params, metrics, r["train_seconds"])
+    metrics, seconds = r["metrics"]["candidate"], r["train_seconds"]
+    name = ctx.parent_version().name
+    card = build_card(name, onnx, pt, [], data, _version_params(r), metrics, seconds)
     card["int8"] = job_int8(ctx, onnx)  # <stem>.int8.onnx beside it, or the reason there is none
+    return onnx, card
+
+
+def register_candidate(ctx: JobContext, onnx: Path, card: dict) -> None:
+    """Register the exported candidate (`onnx`, the job's `candidate_pt`, `card`) as a new
+    version on the camera's line, live on the camera, and finish the job."""
+    r = ctx.result
+    registry = Registry(ctx.store, ctx.data_dir)
+    parent = registry.get(r["parent_id"])
     candidate = Candidate(
         onnx,
-        pt,
+        Path(r["candidate_pt"]),
         card,
         data_md5=r["data_md5"],
-        params=params,
-        metrics=metrics,
+        params=_version_params(r),
+        metrics=r["metrics"]["candidate"],
         train_images=Path(r["data_yaml"]).parent / "images",
     )
     camera = ctx.camera()
     model = registry.register(parent.name, candidate, parent_id=parent.id, activate_for=camera.id)
     rounds.end_round(ctx, model, camera)
+
+
+def _version_params(result: dict) -> dict:
+    """The training parameters a new version records (its blend weight, if blended)."""
+    params = {**result["train_params"], "epochs_run": result["epochs_run"]}
+    if "blend_weight" in result:
+        params["blend_weight"] = result["blend_weight"]
+    return params
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[JobContext], None]] = {

@@ -87,14 +87,17 @@ class CameraTileWidget(QFrame):
 
     @Slot(object)
     def on_result(self, result: FrameResult) -> None:
-        status = result.observations.get(DRIFT)
-        state = getattr(status, "state", "watching")
+        status = result.observations.get(DRIFT)  # none on a frame whose boxes are predicted
+        state = getattr(status, "state", "watching" if result.detected else self.state)
         if state != self.state:
             self._set_edge(state)
         if not self.isVisible():
             return  # nothing to paint: the newest result is painted when shown again
         self.video.show_frame(
-            result.frame.image, result.detections, result.observations.get(COUNTS)
+            result.frame.image,
+            result.detections,
+            result.observations.get(COUNTS),
+            predicted=not result.detected,
         )
         self.caption.setText(
             f"<b>{self.camera.name}</b> · {result.model_version} · "

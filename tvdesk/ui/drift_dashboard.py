@@ -132,9 +132,11 @@ class DriftDashboardWidget(QWidget):
 
     @Slot(object)
     def add_result(self, result: FrameResult) -> None:
-        """One frame result (GUI thread): record its figures; nothing is drawn here."""
-        self.history.add(result.observations.get("drift"), result.detections)
-        self._latest = result
+        """One frame result (GUI thread): record the figures of a detected one; nothing is
+        drawn here."""
+        if result.detected:
+            self.history.add(result.observations.get("drift"), result.detections)
+            self._latest = result
 
     def reset(self) -> None:
         """A new source: forget the old one's history."""

@@ -295,15 +295,19 @@ class MainWindow(QMainWindow):
         if not self._focused():
             return
         self.video.show_frame(
-            result.frame.image, result.detections, result.observations.get(COUNTS)
+            result.frame.image,
+            result.detections,
+            result.observations.get(COUNTS),
+            predicted=not result.detected,
         )
         self.dashboard.add_result(result)
         self.frames_shown += 1
         s = result.stats
         counts = ", ".join(f"{n} {name}" for name, n in result.detections.counts_by_name().items())
         self.detections_label.setText(counts or "no detections")
+        cadence = f" · detecting 1 in {s.detect_every}" if s.detect_every > 1 else ""
         self.rate_label.setText(
-            f"{s.fps:.1f} fps · inference {s.inference_ms:.1f} ms · dropped {s.dropped}"
+            f"{s.fps:.1f} fps · inference {s.inference_ms:.1f} ms{cadence} · dropped {s.dropped}"
         )
         self.model_label.setText(f"model {result.model_version} ({result.precision})")
         self.controls.set_position(result.frame.index, result.frame.timestamp)

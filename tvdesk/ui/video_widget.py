@@ -1,6 +1,7 @@
 """Shows video frames with their detection boxes (and track ids), scaled to fit with the aspect
 ratio kept; the counting lines and zones over them, drawn and edited with the mouse through a
-`ShapeEditor` (`editor`)."""
+`ShapeEditor` (`editor`). Boxes predicted from tracks between two detections are dashed, and
+the frame says "predicted" in its corner."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tvdesk.core.session.counting import CountingSnapshot
 from tvdesk.ui.counting_overlay import FrameMapping, paint_draft, paint_shapes, paint_trails
 from tvdesk.ui.shape_editor import OFF, ShapeEditor
 
+DASHES = [3.0, 3.0]  # a predicted box's dashes and gaps, in pen widths (6 px, as in videos)
+PREDICTED = "predicted"  # the corner tag of a frame whose boxes were not detected
 PICK_PX = 9.0  # how near (widget px) a click must be to a corner or line to take it
 
 CLASS_COLOURS = ("#33d17a", "#3584e4", "#f6d32d", "#e66100", "#c061cb", "#2ec27e", "#ed333b")
@@ -58,6 +61,7 @@ class VideoWidget(QWidget):
         self._frame: np.ndarray | None = None
         self._detections = Detections()
         self._counting: CountingSnapshot | None = None
+        self._predicted = False
         self._placeholder = "No video"
         self.editor = ShapeEditor(self)
         self.editor.changed.connect(self.update)
@@ -70,15 +74,29 @@ class VideoWidget(QWidget):
     def counting(self) -> CountingSnapshot | None:
         return self._counting
 
+    @property
+    def predicted(self) -> bool:
+        """Whether the boxes shown were predicted from tracks rather than detected."""
+        return self._predicted
+
     def show_frame(
-        self, frame: np.ndarray, detections: Detections, counting: CountingSnapshot | None = None
+        self,
+        frame: np.ndarray,
+        detections: Detections,
+        counting: CountingSnapshot | None = None,
+        predicted: bool = False,
     ) -> None:
+        """A frame and its boxes; `predicted` boxes keep the last detected frame's counting
+        (its lines, zones and totals) when `counting` is None."""
+        if predicted and counting is None:
+            counting = self._counting
         self._frame, self._detections, self._counting = frame, detections, counting
+        self._predicted = predicted
         self.update()
 
     def show_message(self, text: str) -> None:
         self._frame, self._detections, self._placeholder = None, Detections(), text
-        self._counting = None
+        self._counting, self._predicted = None, False
         self.update()
 
     def image_rect(self) -> QRectF:
@@ -107,6 +125,14 @@ class VideoWidget(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._paint_counting(painter, mapping)
         self._paint_boxes(painter, target, mapping.scale)
+        if self._predicted:
+            paint_tag(
+                painter,
+                QRectF(target.topLeft(), target.topLeft()),
+                PREDICTED,
+                QColor("#9a9da5"),
+                target.y(),
+            )
         paint_draft(painter, mapping, self.editor.draft)
 
     def mapping(self) -> FrameMapping:
@@ -127,7 +153,8 @@ class VideoWidget(QWidget):
         d = self._detections
         if not len(d):
             return
-        ids = self._counting.detection_ids(len(d)) if self._counting else [None] * len(d)
+        tracked = self._counting is not None and not self._predicted
+        ids = self._counting.detection_ids(len(d)) if tracked else [None] * len(d)
         for (x1, y1, x2, y2), score, cid, label, track_id in zip(
             d.xyxy, d.scores, d.class_ids, d.labels(), ids, strict=True
         ):
@@ -138,7 +165,10 @@ class VideoWidget(QWidget):
                 (x2 - x1) * scale,
                 (y2 - y1) * scale,
             )
-            painter.setPen(QPen(colour, 2))
+            pen = QPen(colour, 2)
+            if self._predicted:
+                pen.setDashPattern(DASHES)
+            painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(box)
             tag = f"{label} {score:.2f}" + (f" #{track_id}" if track_id is not None else "")

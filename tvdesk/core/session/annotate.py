@@ -1,5 +1,6 @@
 """Annotated video for headless runs: each result's boxes, labels (with track ids), counting
-lines and zones with their totals, and the loop's fps drawn in.
+lines and zones with their totals, and the loop's fps drawn in; boxes predicted from tracks
+between two detections are drawn dashed, with "predicted" in the status line.
 
 The file appears only complete and readable: frames go to a hidden file beside the target,
 which replaces the target only once OpenCV reads it back whole (`PendingVideo`), so neither a
@@ -9,6 +10,7 @@ earlier one. The disk's free space is checked at the start and once a second.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -21,6 +23,7 @@ from tvdesk.core.session.video_file import PendingVideo, VideoWriteError
 
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 BOX_THICKNESS = 2
+DASH = 6  # px of a predicted box's dashes, and of the gaps between them
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.5
 TEXT_COLOUR = (255, 255, 255)
@@ -36,16 +39,18 @@ def class_colour(class_id: int) -> tuple[int, int, int]:
     return int(bgr[0]), int(bgr[1]), int(bgr[2])
 
 
-def draw_result(result: FrameResult) -> np.ndarray:
+def draw_result(result: FrameResult, counting: CountingSnapshot | None = None) -> np.ndarray:
     """A copy of the frame with every box, its label, score and track id, the counting lines
-    and zones with their totals, and the loop's fps."""
+    and zones with their totals (the result's own, else `counting`: the last detected
+    frame's), and the loop's fps."""
     image = result.frame.image.copy()
     detections = result.detections
-    counting = result.observations.get(COUNTS)
-    counting = counting if isinstance(counting, CountingSnapshot) else None
+    own = result.observations.get(COUNTS)
+    counting = own if isinstance(own, CountingSnapshot) else counting
     if counting is not None:
         _draw_counting(image, counting)
-    ids = counting.detection_ids(len(detections)) if counting else [None] * len(detections)
+    tracked = counting is not None and result.detected
+    ids = counting.detection_ids(len(detections)) if tracked else [None] * len(detections)
     for box, label, score, class_id, track_id in zip(
         detections.xyxy,
         detections.labels(),
@@ -56,12 +61,31 @@ def draw_result(result: FrameResult) -> np.ndarray:
     ):
         x1, y1, x2, y2 = np.rint(box).astype(int).tolist()
         colour = class_colour(class_id)
-        cv2.rectangle(image, (x1, y1), (x2, y2), colour, BOX_THICKNESS)
+        if result.detected:
+            cv2.rectangle(image, (x1, y1), (x2, y2), colour, BOX_THICKNESS)
+        else:
+            _dashed_rectangle(image, (x1, y1), (x2, y2), colour)
         tag = f"{label} {score:.2f}" + (f" #{track_id}" if track_id is not None else "")
         _label(image, tag, (x1, y1), colour)
     status = f"{result.stats.fps:.1f} fps  frame {result.frame.index}  model {result.model_version}"
+    if not result.detected:
+        status += f"  predicted (detecting 1 in {result.stats.detect_every})"
     _label(image, status, (0, 0), BACKGROUND, below=True)
     return image
+
+
+def _dashed_rectangle(
+    image: np.ndarray, corner: tuple[int, int], opposite: tuple[int, int], colour: tuple
+) -> None:
+    """A rectangle outlined in `DASH` px dashes (OpenCV draws no dashed lines)."""
+    (x1, y1), (x2, y2) = corner, opposite
+    corners = np.array([(x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1)], np.float64)
+    for a, b in itertools.pairwise(corners):
+        length = max(float(np.abs(b - a).max()), 1.0)
+        for start in np.arange(0.0, length, 2 * DASH):
+            p = np.rint(a + (b - a) * start / length).astype(int)
+            q = np.rint(a + (b - a) * min(start + DASH, length) / length).astype(int)
+            cv2.line(image, tuple(p.tolist()), tuple(q.tolist()), colour, BOX_THICKNESS)
 
 
 def _draw_counting(image: np.ndarray, counting: CountingSnapshot) -> None:
@@ -122,6 +146,7 @@ class AnnotatedVideoWriter:
         self.target = target
         self.size = size
         self.frames = 0
+        self._counting: CountingSnapshot | None = None  # of the last detected frame
         self._pending = PendingVideo(target)
         self._space = SpaceGuard(target.parent, min_free_mb, "the annotated video")
         try:
@@ -144,7 +169,10 @@ class AnnotatedVideoWriter:
             raise DiskSpaceError(
                 f"stopped writing the annotated video: {exc}; {self._pending.kept()}"
             ) from None
-        image = draw_result(result)
+        counting = result.observations.get(COUNTS)
+        if isinstance(counting, CountingSnapshot):
+            self._counting = counting
+        image = draw_result(result, self._counting)
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         self._writer.write(image)

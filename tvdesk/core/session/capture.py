@@ -77,7 +77,10 @@ class CaptureBuffer:
         self._thread.start()
 
     def __call__(self, result: FrameResult) -> None:
-        """The frame-loop consumer: queue the frame for writing, or drop it if the disk lags."""
+        """The frame-loop consumer: queue a detected frame for writing, or drop it if the disk
+        lags (a frame whose boxes are predicted is passed over: they are no detector's)."""
+        if not result.detected:
+            return
         try:
             self._queue.put_nowait(result)
         except queue.Full:

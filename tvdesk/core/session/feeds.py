@@ -151,11 +151,17 @@ class ReadAheadFeed(FrameFeed):
 
 
 class RealtimeFeed(FrameFeed):
-    """A file played at its own frame rate; frames whose time has passed are skipped."""
+    """A file played at its own frame rate; frames whose time has passed are skipped.
 
-    def __init__(self, source: VideoSource, fps: float) -> None:
+    A frame is skipped once more than `late_frames` later frames are due: with detection on
+    every k-th frame, the frame after a detection may come up to k - 1 periods late and the
+    cheap frames after it catch the clock up, so none needs skipping.
+    """
+
+    def __init__(self, source: VideoSource, fps: float, late_frames: int = 0) -> None:
         super().__init__(source)
         self.fps = fps
+        self.late_frames = late_frames
         self._skipped = 0
         self._next_index = 0
         self._clock_index = 0  # the frame that was due at `_clock_start`
@@ -173,7 +179,7 @@ class RealtimeFeed(FrameFeed):
         wait = self._due(self._next_index) - time.monotonic()
         if wait > 0 and (self._stopping.wait(min(wait, timeout)) or wait > timeout):
             return None
-        behind = max(0, self._index_now() - self._next_index)
+        behind = max(0, self._index_now() - self._next_index - self.late_frames)
         if behind > 0:
             if not self.source.skip(behind):
                 self.ended = True
@@ -252,8 +258,9 @@ class LiveFeed(FrameFeed):
         return self.capture.join(timeout)
 
 
-def feed_for(source: VideoSource, every_frame: bool) -> FrameFeed:
-    """Live sources: the newest frame; others: every frame, or real-time if their fps is known."""
+def feed_for(source: VideoSource, every_frame: bool, late_frames: int = 0) -> FrameFeed:
+    """Live sources: the newest frame; others: every frame, or real-time if their fps is known
+    (`late_frames`: see `RealtimeFeed`)."""
     info = source.info
     if info.live:
         return LiveFeed(source)
@@ -262,4 +269,4 @@ def feed_for(source: VideoSource, every_frame: bool) -> FrameFeed:
     if not info.fps:
         logger.warning("%s does not say its frame rate; playing every frame", info.name)
         return ReadAheadFeed(source)
-    return RealtimeFeed(source, info.fps)
+    return RealtimeFeed(source, info.fps, late_frames)

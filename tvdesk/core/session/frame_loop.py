@@ -19,8 +19,10 @@ from typing import Protocol
 import numpy as np
 
 from tvdesk.core.detector.detections import Detections
+from tvdesk.core.session.cadence import DetectionCadence
 from tvdesk.core.session.feeds import FrameFeed, feed_for
 from tvdesk.core.sources import Frame, SourceError, VideoSource
+from tvdesk.core.tracking.carrier import BoxCarrier
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,8 @@ class FrameObserver(Protocol):
 
 @dataclass(frozen=True)
 class FrameStats:
-    """Where one frame's time went (ms), and the loop's running rate and drop count."""
+    """Where one frame's time went (ms), and the loop's running rate and drop count. The
+    stage times are of the latest detection (on a frame whose boxes are predicted too)."""
 
     capture_ms: float
     preprocess_ms: float
@@ -70,6 +73,7 @@ class FrameStats:
     latency_ms: float  # from the frame's capture to its result: includes waiting to be taken
     fps: float  # results per second over the last frames
     dropped: int  # frames passed over since the start
+    detect_every: int = 1  # the cadence: one frame in this many is detected
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class FrameResult:
     model_version: str
     observations: Mapping[str, object]  # each observer's return value, by its name
     precision: str = "fp32"  # what the model file ran in: fp32 or int8 (its int8 copy)
+    detected: bool = True  # False: boxes predicted from tracks, no observer saw the frame
 
 
 FrameConsumer = Callable[[FrameResult], None]
@@ -103,9 +108,12 @@ class FrameLoop:
 
     The loop owns `source` from `start()` and closes it. Live sources are read latest-frame-
     wins on a capture thread; files play at real-time pace (skipping late frames) or, with
-    `every_frame`, every frame as fast as possible. `slot.current` is read once per frame,
-    so a detector swap lands between two frames. An exception anywhere ends the run as
-    "failed" with the error in the outcome; it is never swallowed.
+    `every_frame`, every frame as fast as possible. With `detect_every_max` above 1 and not
+    `every_frame`, a `DetectionCadence` detects one frame in k (k adapting to the detector's
+    cost, at most `detect_every_max`) and a `BoxCarrier` predicts the boxes of the others;
+    observers see the detected frames only, consumers every frame. `slot.current` is read
+    once per frame, so a detector swap lands between two frames. An exception anywhere ends
+    the run as "failed" with the error in the outcome; it is never swallowed.
     """
 
     def __init__(
@@ -117,15 +125,19 @@ class FrameLoop:
         consumers: Sequence[FrameConsumer] = (),
         every_frame: bool = False,
         turn: Callable[[], contextlib.AbstractContextManager] | None = None,
+        detect_every_max: int = 1,
     ) -> None:
         """`turn`: what to hold while a frame is detected (a `DetectionEngine`'s turn when
         several cameras share the CPU); default: nothing."""
+        most = 1 if every_frame else detect_every_max
         self.source = source
         self.slot = slot
         self._turn = turn or contextlib.nullcontext
         self.observers = dict(observers or {})
         self.consumers = list(consumers)
-        self._feed: FrameFeed = feed_for(source, every_frame)
+        self.cadence = DetectionCadence(most)
+        self._carrier = BoxCarrier() if most > 1 else None
+        self._feed: FrameFeed = feed_for(source, every_frame, late_frames=most - 1)
         self._finished_callbacks: list[Callable[[LoopOutcome], None]] = []
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -239,19 +251,24 @@ class FrameLoop:
             index, self._seek_to = self._seek_to, None
         if index is not None:
             self._feed.seek(index)
+            self.cadence.reset()
+            if self._carrier is not None:
+                self._carrier.reset()
 
     def _process(self, frame: Frame) -> None:
         started = time.perf_counter()
         detector = self.slot.current  # once per frame: a swap lands between frames
         self.model_version = detector.version
-        with self._turn():
-            detections = detector.detect(frame.image)
-        timings = detector.timings
-        observations = {
-            name: observer.update(frame.image, detections, frame.timestamp)
-            for name, observer in self.observers.items()
-        }
-        stats = self._stats(frame, timings, (time.perf_counter() - started) * 1000.0)
+        detected = self.cadence.due(frame)
+        if detected:
+            detections = self._detect(detector, frame)
+            observations = {
+                name: observer.update(frame.image, detections, frame.timestamp)
+                for name, observer in self.observers.items()
+            }
+        else:
+            detections, observations = self._carrier.predicted(frame.timestamp), {}
+        stats = self._stats(frame, detector.timings, (time.perf_counter() - started) * 1000.0)
         result = FrameResult(
             frame,
             detections,
@@ -259,10 +276,21 @@ class FrameLoop:
             detector.version,
             MappingProxyType(observations),
             detector.precision,
+            detected,
         )
         self.frames += 1
         for consumer in self.consumers:
             consumer(result)
+
+    def _detect(self, detector: DetectorLike, frame: Frame) -> Detections:
+        """The detector's boxes, waiting for the turn; the cadence and carrier learn them."""
+        started = time.perf_counter()
+        with self._turn():
+            detections = detector.detect(frame.image)
+        self.cadence.detected(time.perf_counter() - started)
+        if self._carrier is not None:
+            self._carrier.detected(detections, frame.timestamp)
+        return detections
 
     def _stats(self, frame: Frame, timings: StageTimesLike, work_ms: float) -> FrameStats:
         now = time.monotonic()
@@ -278,4 +306,5 @@ class FrameLoop:
             (now - frame.captured_at) * 1000.0,
             fps,
             self._feed.dropped,
+            self.cadence.every,
         )

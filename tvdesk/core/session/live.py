@@ -191,6 +191,7 @@ class LiveSession:
             consumers=[*own, *consumers],
             every_frame=every_frame,
             turn=(lambda: self.engine.turn(key)) if self.engine else None,
+            detect_every_max=self.settings.detect_every_max,
         )
         loop.on_finished(self.detach)
         return loop

@@ -18,6 +18,7 @@ bench/counts.py counts with both on the same detections.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 import lap
@@ -121,6 +122,24 @@ class Tracker:
             (t - table.seen <= s.max_lost_s) & ((table.ids != UNCONFIRMED) | (table.seen == t))
         )
         return result
+
+    def coasted(self, t: float, names: Sequence[str] = ()) -> Detections:
+        """The tracks matched or started at the last update (confirmed or not), their boxes
+        coasted to stream time `t` at their velocity: what a frame between two detected ones
+        shows. Class: the track's vote; score: its summed score for that class over its
+        detections, per detection."""
+        table = self._table
+        if self._last_t is None or not len(table):
+            return Detections(names=names)
+        fresh = table.seen == self._last_t
+        classes = table.classes()[fresh]
+        votes = table.votes[fresh][np.arange(len(classes)), classes]
+        return Detections(
+            table.predicted(t)[fresh].astype(np.float32),
+            (votes / table.hits[fresh]).astype(np.float32),
+            classes.astype(np.int64),
+            names,
+        )
 
     def _buffer(self, gap: float) -> float:
         """The match buffer for `gap` seconds since the last detected frame: `match_buffer`
