@@ -1,4 +1,5 @@
-"""Refinement rounds on a real queue (local, or Redis as for a worker on another machine):
+"""Refinement rounds on a real queue (local, or Redis with a worker of the same data folder;
+a job for a worker on another machine ends after its first version: test_queue_settings):
 after its first promotion the job goes on with the frames the camera captures next, round
 after round, each gated and registered with the last promoted version as its parent; stopped
 after a round, resumed after a killed worker, ended by a full disk or by its budget with the
@@ -53,7 +54,7 @@ def _lineage(store, home) -> list[tuple[str, str | None]]:
 
 @pytest.fixture(params=["local", "redis"])
 def queue_url(request, tmp_path) -> Iterator[str]:
-    """The local SQLite queue, or a real redis-server (as for a worker on another machine)."""
+    """The local SQLite queue, or a real redis-server."""
     if request.param == "local":
         yield ""
         return

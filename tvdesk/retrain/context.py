@@ -108,9 +108,10 @@ class JobContext:
 
     def checkpoint(self, force: bool = False) -> None:
         """Raise JobStopped if the operator stopped the job (reads the store at most once a
-        second)."""
+        second): "stopped" once it has ended keeping a promoted version, else "cancelled" (as
+        a remote worker, which sees no state, says it)."""
         if self.cancel_requested(force):
-            how = "cancelled" if self.job.state == JobState.CANCELLED else "stopped"
+            how = "stopped" if self.job.state == JobState.SUCCEEDED else "cancelled"
             raise JobStopped(f"job {self.id} was {how} during {self.stage}")
 
     def cancel_requested(self, force: bool = False) -> bool:
