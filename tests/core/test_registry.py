@@ -4,6 +4,7 @@ validation in the detector, activation, rollback, and no half-written version ev
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -120,3 +121,27 @@ def test_leftover_staging_folders_are_removed(registry, tmp_path):
 
 def test_validate_onnx_returns_the_class_names(tmp_path):
     assert validate_onnx(_model(tmp_path)) == NAMES
+
+
+def test_two_registrations_at_once_take_two_version_numbers(registry, isolated_home, tmp_path):
+    """Two workers registering on one line at the same moment (two cameras' jobs): each
+    takes its own number, whichever renames its folder first."""
+    first = registry.base_version(_model(tmp_path))
+    stray = registry.root / first.name / "2"  # a version folder of a registration in flight
+    stray.mkdir()
+    (stray / "model.onnx").write_bytes(b"not registered yet")
+    candidate = Candidate(_model(tmp_path, "candidate"), tmp_path / "candidate.pt", {})
+
+    def register() -> str:
+        with Store() as store:
+            return (
+                Registry(store, isolated_home)
+                .register(first.name, candidate, parent_id=first.id)
+                .version
+            )
+
+    with ThreadPoolExecutor(2) as pool:
+        versions = sorted(pool.map(lambda _: register(), range(2)))
+    assert versions == ["3", "4"]
+    assert sorted(v.version for v in registry.versions(first.name)) == ["1", "3", "4"]
+    assert not list((registry.root / first.name).glob(f"{STAGING_PREFIX}*"))

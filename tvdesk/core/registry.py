@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 ONNX_NAME, PT_NAME, CARD_NAME, PROFILE_NAME = "model.onnx", "model.pt", "card.json", "profile.json"
 INT8_NAME = int8_path(Path(ONNX_NAME)).name
 STAGING_PREFIX = ".staging-"
+VERSION_ATTEMPTS = 5
 PROFILE_MAX_IMAGES = 400  # enough for a robust centre and scale; keeps registration quick
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -94,9 +95,18 @@ class Registry:
         """Validate `candidate.onnx` in the detector, write the version folder, add the row;
         with `activate_for`, that camera runs the new version from now on."""
         names = validate_onnx(candidate.onnx)
-        version = self._next_version(name)
         parent_profile = self._profile_of(parent_id)
-        folder = self._write_folder(name, version, candidate, names, parent_profile)
+        for _ in range(VERSION_ATTEMPTS):  # another job may register on this line at once
+            version = self._next_version(name)
+            try:
+                folder = self._write_folder(name, version, candidate, names, parent_profile)
+                break
+            except _VersionTaken:
+                logger.info("%s version %s was taken meanwhile: trying the next", name, version)
+        else:
+            raise RegistryError(
+                f"could not find a free version number for {name} in {VERSION_ATTEMPTS} tries"
+            )
         model = ModelVersion(
             name=name,
             version=version,
@@ -183,7 +193,11 @@ class Registry:
         return profile
 
     def _next_version(self, name: str) -> str:
+        """One more than the highest version of `name` registered or with a folder."""
         numbers = [int(m.version) for m in self.store.models.all(name) if m.version.isdigit()]
+        line = self.root / name
+        if line.is_dir():
+            numbers += [int(p.name) for p in line.iterdir() if p.name.isdigit()]
         return str(max(numbers, default=0) + 1)
 
     def _write_folder(
@@ -196,7 +210,7 @@ class Registry:
     ) -> Path:
         target = self.root / name / version
         if target.exists():
-            raise RegistryError(f"{target} already exists but is not registered; move it aside")
+            raise _VersionTaken(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
         try:
@@ -212,11 +226,20 @@ class Registry:
                 )
                 card["drift_profile"] = PROFILE_NAME
             atomic.write_text(staging / CARD_NAME, json.dumps(card, indent=2) + "\n")
-            staging.rename(target)
+            try:
+                staging.rename(target)
+            except OSError as exc:
+                if target.exists():  # another registration took this number first
+                    raise _VersionTaken(target) from exc
+                raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+
+class _VersionTaken(Exception):  # noqa: N818 - control flow: try the next version number
+    """The version folder exists already (a registration of another process took it)."""
 
 
 def _copy_int8(onnx: Path, target: Path) -> bool:
