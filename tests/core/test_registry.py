@@ -145,3 +145,20 @@ def test_two_registrations_at_once_take_two_version_numbers(registry, isolated_h
     assert versions == ["3", "4"]
     assert sorted(v.version for v in registry.versions(first.name)) == ["1", "3", "4"]
     assert not list((registry.root / first.name).glob(f"{STAGING_PREFIX}*"))
+
+
+def test_two_processes_starting_on_the_bundled_model_share_its_first_version(
+    registry, isolated_home, tmp_path
+):
+    """Two instances opened at once on a new data folder: one version 1, used by both."""
+    onnx = _model(tmp_path)
+
+    def first_version() -> int:
+        with Store() as store:
+            return Registry(store, isolated_home).base_version(onnx).id
+
+    with ThreadPoolExecutor(2) as pool:
+        ids = set(pool.map(lambda _: first_version(), range(2)))
+    assert len(ids) == 1 and len(registry.versions("tvdesk-base")) == 1
+    folders = [p.name for p in (registry.root / "tvdesk-base").iterdir()]
+    assert folders == [registry.versions("tvdesk-base")[0].version]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tvdesk.core.synth.dataset import DatasetError, DatasetSpec, write_dataset
@@ -62,3 +64,12 @@ def test_a_version_is_recorded_pushed_and_listed(isolated_home, base_yaml):
     [listed] = dataset_versions(isolated_home)
     assert (listed.name, listed.md5, listed.images) == ("datasets/job-1", md5, 6)
     assert version_dataset(isolated_home, folder) == md5  # same content, same version
+
+
+def test_two_jobs_making_the_app_repo_at_once_both_get_it(tmp_path):
+    """Two cameras' jobs reach their dataset stage at the same moment on a new data folder:
+    one makes the DVC repo, the other waits for it and uses it (no "'.dvc' exists")."""
+    with ThreadPoolExecutor(2) as pool:
+        made = list(pool.map(lambda _: app_data_repo(tmp_path / "data"), range(2)))
+    assert made == [tmp_path / "data"] * 2
+    assert (tmp_path / "data" / ".dvc" / "config").read_text().count('remote "local"') == 1

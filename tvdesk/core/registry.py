@@ -91,9 +91,12 @@ class Registry:
         *,
         parent_id: int | None,
         activate_for: int | None = None,
+        first_of_line: bool = False,
     ) -> ModelVersion:
         """Validate `candidate.onnx` in the detector, write the version folder, add the row;
-        with `activate_for`, that camera runs the new version from now on."""
+        with `activate_for`, that camera runs the new version from now on. With
+        `first_of_line`, a line that got its first version meanwhile (another process) keeps
+        that one, and it is returned."""
         names = validate_onnx(candidate.onnx)
         parent_profile = self._profile_of(parent_id)
         for _ in range(VERSION_ATTEMPTS):  # another job may register on this line at once
@@ -117,7 +120,11 @@ class Registry:
             parent_id=parent_id,
         )
         try:
-            model = self.store.models.add(model)
+            added = self.store.models.add(model, first_of_line=first_of_line)
+            if added.path != model.path:  # the line's first version came from another process
+                shutil.rmtree(folder, ignore_errors=True)
+                return added
+            model = added
             if activate_for is not None:
                 self.store.cameras.set_model(activate_for, model.id)
         except BaseException:
@@ -179,7 +186,7 @@ class Registry:
             params=card.get("training", {}),
             metrics=card.get("metrics", {}),
         )
-        return self.register(onnx.stem, candidate, parent_id=None)
+        return self.register(onnx.stem, candidate, parent_id=None, first_of_line=True)
 
     def _profile_of(self, model_id: int | None) -> ReferenceProfile | None:
         """The drift profile of `model_id`: its fine-tuned child inherits its thresholds."""

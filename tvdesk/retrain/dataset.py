@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +111,11 @@ APP_DATA_FOLDER = "data"
 DATASETS_FOLDER = "datasets"
 REMOTE_NAME = "local"
 REMOTE_FOLDER = "dvc-remote"
+REPO_LOCK_NAME = ".dvc-repo.lock"
+REPO_LOCK_TIMEOUT_S = 600.0  # the longest `dvc add` + push of a dataset version, and more
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # Ultralytics writes labels/*.cache beside the labels on first use: not part of a version.
-DVC_IGNORE = "*.cache\n"
+DVC_IGNORE = "*.cache\n.dvc-repo.lock\n"
 
 
 @dataclass(frozen=True)
@@ -134,24 +137,41 @@ class DatasetVersion:
     modified: float
 
 
+@contextmanager
+def repo_lock(repo_root: Path) -> Iterator[None]:
+    """One DVC operation on the app data repo at a time, across processes: two cameras'
+    jobs may version their datasets at once (DVC's own lock gives up after a few seconds,
+    and two `init`s of one folder fail)."""
+    from filelock import FileLock
+
+    repo_root.mkdir(parents=True, exist_ok=True)
+    with FileLock(repo_root / REPO_LOCK_NAME, timeout=REPO_LOCK_TIMEOUT_S):
+        yield
+
+
 def app_data_repo(data_dir: Path, remote: Path | None = None) -> Path:
     """Make `data_dir` a DVC repo without git (the installed app has no checkout).
 
     A local-folder remote (`data_dir/dvc-remote` unless given) is configured on creation,
     so every dataset version can be pushed somewhere other than the cache.
     """
+    if (data_dir / ".dvc").is_dir():
+        return data_dir
+    with repo_lock(data_dir):
+        if not (data_dir / ".dvc").is_dir():  # another job may have made it meanwhile
+            _init_repo(data_dir, remote)
+    return data_dir
+
+
+def _init_repo(data_dir: Path, remote: Path | None) -> None:
     quiet_dvc()
     from dvc.repo import Repo
 
-    if (data_dir / ".dvc").is_dir():
-        return data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
     with Repo.init(str(data_dir), no_scm=True) as repo, repo.config.edit() as conf:
         conf["remote"][REMOTE_NAME] = {"url": str(remote or data_dir / REMOTE_FOLDER)}
         conf["core"]["remote"] = REMOTE_NAME
     (data_dir / ".dvcignore").write_text(DVC_IGNORE)
     logger.info("made %s a DVC repository (remote %s)", data_dir, REMOTE_NAME)
-    return data_dir
 
 
 def app_base_dataset(data_dir: Path, progress=None) -> Path:
@@ -230,7 +250,7 @@ def version_dataset(repo_root: Path, folder: Path) -> str:
     quiet_dvc()
     from dvc.repo import Repo
 
-    with Repo(str(repo_root)) as repo:
+    with repo_lock(repo_root), Repo(str(repo_root)) as repo:
         repo.add(str(folder))
     return data_version(folder.with_name(folder.name + ".dvc"))
 
@@ -240,7 +260,7 @@ def push_dataset(repo_root: Path, dvc_file: Path) -> int:
     quiet_dvc()
     from dvc.repo import Repo
 
-    with Repo(str(repo_root)) as repo:
+    with repo_lock(repo_root), Repo(str(repo_root)) as repo:
         if not repo.config.get("core", {}).get("remote"):
             return 0
         return int(repo.push(targets=[str(dvc_file)]))

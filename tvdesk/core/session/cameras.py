@@ -95,16 +95,24 @@ def open_camera(
     camera = store.cameras.named(name) if name else store.cameras.with_source(source_key(info))
     if camera is None:
         base = registry.base_version(base_models.for_kind(info.kind))
-        camera = store.cameras.add(
-            Camera(
-                name=name or _free_name(store, default_name(info)),
-                source=info.name,
-                source_key=source_key(info),
-                kind=info.kind,
-                line=base.name,
-                model_id=base.id,
+        try:
+            camera = store.cameras.add(
+                Camera(
+                    name=name or _free_name(store, default_name(info)),
+                    source=info.name,
+                    source_key=source_key(info),
+                    kind=info.kind,
+                    line=base.name,
+                    model_id=base.id,
+                )
             )
-        )
+        except StoreError:  # another instance opened this source as a camera at this moment
+            found = (
+                store.cameras.named(name) if name else store.cameras.with_source(source_key(info))
+            )
+            if found is None:
+                raise
+            return found
         logger.info("new camera %r for %s on %s", camera.name, info.name, base.name)
     elif camera.model_id is None:
         base = registry.base_version(base_models.for_kind(camera.kind))

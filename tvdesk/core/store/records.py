@@ -22,8 +22,10 @@ class ModelVersions:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, model: ModelVersion) -> ModelVersion:
-        """Store a new version; returns it with its id."""
+    def add(self, model: ModelVersion, first_of_line: bool = False) -> ModelVersion:
+        """Store a new version; returns it with its id. With `first_of_line`, only when its
+        line has no version yet: otherwise the line's first version is returned instead (two
+        processes starting a line at the same moment get the same one)."""
         created = model.created or time.time()
         row = {
             "name": model.name,
@@ -37,6 +39,8 @@ class ModelVersions:
             "active": 0,
         }
         with immediate(self.db):
+            if first_of_line and (line := self.all(model.name)):
+                return line[0]
             if self.db["model_versions"].count_where(
                 "name = ? AND version = ?", [model.name, model.version]
             ):
