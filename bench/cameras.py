@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,11 +59,25 @@ class Latency:
         return statistics.median(first), statistics.median(last)
 
 
-def specs(count: int) -> list[str]:
-    """`count` sources: the real clips in turn, every fourth the synthetic camera."""
-    clips = sorted(str(p) for p in CLIPS.iterdir() if p.suffix in {".mp4", ".avi"})
-    pool = [*clips, "synthetic:day"]
-    return [pool[i % len(pool)] for i in range(count)]
+def specs(count: int, home: Path) -> list[str]:
+    """`count` sources: the real clips, the synthetic camera, then the clips again. A source
+    is one camera, so a clip's later turns are copies of it in `home`."""
+    clips = sorted(p for p in CLIPS.iterdir() if p.suffix in {".mp4", ".avi"})
+    sources = []
+    for i in range(count):
+        if i == len(clips):
+            sources.append("synthetic:day")
+            continue
+        turn, place = divmod(i if i < len(clips) else i - 1, len(clips))
+        clip = clips[place]
+        if turn:
+            copy = home / "clips" / f"{clip.stem}-{turn + 1}{clip.suffix}"
+            if not copy.exists():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(clip, copy)
+            clip = copy
+        sources.append(str(clip))
+    return sources
 
 
 def play(count: int, seconds: float, every_frame: bool, home: Path) -> dict:
@@ -72,7 +87,7 @@ def play(count: int, seconds: float, every_frame: bool, home: Path) -> dict:
     rss_before = _rss_mb()
     cpu_before = time.process_time()
     plays = []
-    for number, spec in enumerate(specs(count)):
+    for number, spec in enumerate(specs(count, home)):
         source = open_source(spec, loop=True, paced=not every_frame)
         name = f"camera {number + 1}"
         session = start_session(settings, source.info, camera=name, engine=engine)
@@ -122,7 +137,7 @@ def gui(count: int, seconds: float, home: Path) -> dict:
 
     app = QApplication.instance() or QApplication([])
     settings = replace(load_settings(), data_dir=home, traffic_imgsz=IMGSZ, inference_threads=1)
-    first, *rest = specs(count)
+    first, *rest = specs(count, home)
     source = open_source(first, loop=True)
     window = build_window(settings, None, source.info)
     window.resize(1280, 800)
