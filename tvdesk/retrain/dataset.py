@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import yaml
 
-from tvdesk.core.drift.model_profile import RELIT_PREFIX
+from tvdesk.core.drift.model_profile import RELIT_PREFIX, REPLAY_PREFIX
 from tvdesk.core.synth.dataset import (
     JPEG_QUALITY,
     DatasetError,
@@ -218,7 +218,7 @@ def assemble_dataset(
     order = rng.permutation(len(base_items))
     replayed = sorted(order[:replay])
     for number, index in enumerate(replayed):
-        _write_item(root, "train", f"replay_{number:06d}", base_items[index])
+        _write_item(root, "train", f"{REPLAY_PREFIX}{number:06d}", base_items[index])
     if relight is not None and relit > 0:
         # Images the replay left out first (more traffic seen), then the replayed ones.
         chosen = [*order[replay:], *order[:replay]][:relit]

@@ -13,8 +13,10 @@ from bench.drift import attach_to_card
 from tvdesk.core.drift import FEATURES, ProfileError, ReferenceProfile, profile_from_features
 from tvdesk.core.drift.calibration import Calibration
 from tvdesk.core.drift.features import MIN_SCALE
+from tvdesk.core.drift.features import EdgeBackground, FrameFeatures
 from tvdesk.core.drift.model_profile import (
     CARD_KEY,
+    REPLAY_PREFIX,
     profile_from_card,
     profile_from_images,
 )
@@ -125,6 +127,33 @@ def test_profile_from_training_images_travels_in_the_card(tmp_path):
     with pytest.raises(ProfileError, match="folder"):
         profile_from_card({CARD_KEY: "profile.json"})
     assert profile_from_images(tmp_path / "data", max_images=10).frames == 10
+
+
+def test_recall_is_measured_against_the_replayed_normal_however_many_new_frames(tmp_path):
+    # A retraining's later rounds hold more night frames than replayed day ones; the live
+    # monitor measures recall against the day's static edges, so the profile must too.
+    renderer = SceneRenderer()
+    rng = np.random.default_rng(5)
+    images = tmp_path / "data" / "images" / "train"
+    images.mkdir(parents=True)
+    for prefix, condition, count in ((REPLAY_PREFIX, "day", 24), ("new_r3_", "night", 40)):
+        for i in range(count):
+            c = preset(condition).with_nuisance(rng)
+            frame = renderer.render(sample_traffic(rng, renderer.camera, c.traffic_density), c, rng)
+            cv2.imwrite(str(images / f"{prefix}{i:06d}.jpg"), frame.image)
+    learn = EdgeBackground()
+    for path in sorted(images.glob(f"{REPLAY_PREFIX}*.jpg")):
+        extractor = FrameFeatures()
+        extractor(cv2.imread(str(path)))
+        learn.add(extractor.edges)
+    live = FrameFeatures(learn.edges())  # a monitor that learnt its background by day
+    recall = FEATURES.index("edge_recall")
+    night_recall = [live(cv2.imread(str(p)))[recall] for p in sorted(images.glob("new_*.jpg"))]
+    profile = profile_from_images(tmp_path / "data")
+    assert len(profile.modes) == 2
+    night_mode = min(profile.modes, key=lambda m: m.centre[LUMA])
+    assert night_mode.centre[recall] == pytest.approx(np.median(night_recall), abs=0.03)
+    assert night_mode.centre[recall] < 0.8  # the night hides most of the day's static edges
 
 
 def test_no_images_is_a_clear_error(tmp_path):
