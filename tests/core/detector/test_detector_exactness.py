@@ -22,7 +22,12 @@ from detector_support import (
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.detector.detections import Detections, box_iou
 from tvdesk.core.detector.letterbox import Letterbox
-from tvdesk.core.detector.yolo_output import class_aware_nms, greedy_nms, select_candidates
+from tvdesk.core.detector.yolo_output import (
+    PAIRWISE_MAX,
+    class_aware_nms,
+    greedy_nms,
+    select_candidates,
+)
 
 IOU_MIN, SCORE_TOL = 0.99, 1e-3
 
@@ -162,13 +167,14 @@ def test_nms_and_decode_match_ultralytics_on_a_crowded_head(ultralytics, tmp_pat
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_greedy_nms_keeps_what_torchvision_keeps(torch, seed):
+@pytest.mark.parametrize("count", [400, PAIRWISE_MAX + 200])  # all pairs at once, and box by box
+def test_greedy_nms_keeps_what_torchvision_keeps(torch, seed, count):
     torchvision = pytest.importorskip("torchvision", reason="needs torchvision (train extra)")
     rng = np.random.default_rng(seed)
-    xy = rng.uniform(0, 200, (400, 2)).astype(np.float32)
-    wh = rng.choice([0.0, 5.0, 30.0, 60.0], (400, 2)).astype(np.float32)  # empty boxes too
+    xy = rng.uniform(0, 200, (count, 2)).astype(np.float32)
+    wh = rng.choice([0.0, 5.0, 30.0, 60.0], (count, 2)).astype(np.float32)  # empty boxes too
     boxes = np.hstack([xy, xy + wh])
-    scores = rng.choice(np.linspace(0, 1, 25), 400).astype(np.float32)  # many ties
+    scores = rng.choice(np.linspace(0, 1, 25), count).astype(np.float32)  # many ties
     for iou in (0.3, 0.45, 0.5, 0.7, 0.9):
         expected = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), iou)
         np.testing.assert_array_equal(greedy_nms(boxes, scores, iou), expected.numpy())

@@ -14,6 +14,7 @@ import numpy as np
 
 MAX_WH = 7680  # Ultralytics' per-class box offset that keeps NMS within one class
 MAX_NMS = 30000  # at most this many boxes (best first) go into NMS
+PAIRWISE_MAX = 512  # up to this many candidates, NMS computes all pairs at once (1 MB a matrix)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def greedy_nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     x1, y1, x2, y2 = (xyxy[order, k] for k in range(4))
     areas = (x2 - x1) * (y2 - y1)
     threshold = np.float64(iou)  # torchvision compares the float32 IoU with a double
+    if len(order) <= PAIRWISE_MAX:
+        return order[_greedy_pairwise(x1, y1, x2, y2, areas, threshold)]
     remaining = np.arange(len(order))
     kept = []
     while remaining.size:
@@ -83,6 +86,31 @@ def greedy_nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
             overlap = inter / (areas[best] + areas[rest] - inter)
         remaining = rest[~(overlap > threshold)]  # NaN (two empty boxes) never suppresses
     return order[np.array(kept, dtype=np.int64)]
+
+
+def _greedy_pairwise(
+    x1: np.ndarray,
+    y1: np.ndarray,
+    x2: np.ndarray,
+    y2: np.ndarray,
+    areas: np.ndarray,
+    threshold: np.float64,
+) -> np.ndarray:
+    """`greedy_nms` on boxes sorted best first, every pair's IoU computed at once (the same
+    float32 arithmetic, so the same boxes survive): one NumPy call per kept box instead of
+    ten, which a frame's few hundred candidates spend most of their decode time on."""
+    width = np.maximum(np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1), 0)
+    height = np.maximum(np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1), 0)
+    inter = width * height
+    with np.errstate(invalid="ignore", divide="ignore"):
+        suppresses = inter / (areas[:, None] + areas - inter) > threshold
+    suppressed = np.zeros(len(x1), bool)
+    kept = []
+    for i in range(len(x1)):
+        if not suppressed[i]:
+            kept.append(i)
+            suppressed |= suppresses[i]  # earlier boxes are decided already
+    return np.array(kept, dtype=np.int64)
 
 
 def _best_first(scores: np.ndarray) -> np.ndarray:
