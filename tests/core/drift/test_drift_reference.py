@@ -12,8 +12,7 @@ import pytest
 from bench.drift import attach_to_card
 from tvdesk.core.drift import FEATURES, ProfileError, ReferenceProfile, profile_from_features
 from tvdesk.core.drift.calibration import Calibration
-from tvdesk.core.drift.features import MIN_SCALE
-from tvdesk.core.drift.features import EdgeBackground, FrameFeatures
+from tvdesk.core.drift.features import MIN_SCALE, EdgeBackground, FrameFeatures
 from tvdesk.core.drift.model_profile import (
     CARD_KEY,
     REPLAY_PREFIX,
