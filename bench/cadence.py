@@ -1,7 +1,8 @@
 """Benchmark detecting every k-th frame: the boxes tracks carry between detections, and the
 frames shown per second of a real 30 fps clip played at real time.
 
-    .venv/bin/python -m bench.cadence [--clip PATH] [--frames N] [--out bench/results/cadence.json]
+    .venv/bin/python -m bench.cadence [--clip PATH] [--frames N] [--with-job]
+        [--out bench/results/cadence.json]
 
 (1) Box quality: the real traffic model (at the size real cameras play at) detects every frame
 of the clip; then every k-th frame (k = 2, 3) is given to a `BoxCarrier` and the boxes it
@@ -11,7 +12,9 @@ mean IoU of the pairs, the share of detected boxes with a predicted partner (all
 scored >= 0.5, which may start a track), and the same for the reference measured in this
 run: the last detected boxes held where they were.
 (2) Frames shown per second: the clip played at real time by `FrameLoop` with
-`detect_every_max` 1 and 3, alternating rounds so that drift in machine load hits both alike.
+`detect_every_max` 1 and 3, alternating rounds so that drift in machine load hits both alike;
+with `--with-job`, while a retraining's fine-tune runs beside it (`bench.cameras`'
+`training_beside`: the local worker's nice 10 and one torch thread).
 
 Needs ../shared/realdata/videos (dashcam_city_day_tmo_seattle1.mp4, 29.97 fps); skips, saying
 so, when it is absent.
@@ -32,6 +35,7 @@ import cv2
 import lap
 import numpy as np
 
+from bench.cameras import training_beside
 from bench.detector import environment
 from tvdesk.config import Settings, project_root
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
@@ -181,6 +185,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=FRAMES, help="frames detected for (1)")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds of (2)")
     parser.add_argument("--no-play", action="store_true", help="measure box quality only")
+    parser.add_argument(
+        "--with-job",
+        action="store_true",
+        help="play (2) while a retraining's fine-tune runs beside it, as the app's local "
+        "worker runs one (nice 10, one torch thread)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     return parser.parse_args(argv)
 
@@ -210,7 +220,16 @@ def main(argv: list[str] | None = None) -> int:
         "box_quality": box_quality(detector, frames, fps),
     }
     if not args.no_play:
-        results["playing"] = shown_per_second(args.clip, detector, fps, args.rounds)
+        trainer = training_beside(60.0) if args.with_job else None
+        try:
+            if trainer is not None:
+                time.sleep(20.0)  # the fine-tune is past its set-up and training
+            results["playing"] = shown_per_second(args.clip, detector, fps, args.rounds)
+            results["playing"]["job_beside"] = trainer is not None and trainer.poll() is None
+        finally:
+            if trainer is not None:
+                trainer.terminate()
+                trainer.wait(30)
     print_table(results)
     results["load_average_at_end"] = os.getloadavg()  # other work on the machine skews times
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,16 +1,18 @@
 """Counting on the synthetic camera against its true crossings, and what tracking costs.
 
     .venv/bin/python -m bench.counts [--day-seconds 600] [--night-seconds 300] [--seed 2]
+        [--retrained MODEL.onnx ...]
 
 The synthetic camera (10 fps, 640x360) is detected with the bundled model; a line across the
-road (y 320, all four lanes, 19 m from the camera) counts the tracks; the world's own
-vehicles give the true crossings (`tvdesk.core.tracking.truth`). Day is the target (error
-<= 5 % per class and direction); night, before any retraining, is the failure an operator
-sees. Each run's detections are kept and counted again detecting only every 3rd frame, and
-again with Roboflow's maintained `trackers.ByteTrackTracker` in place of ours when it is
-installed (it needs SciPy, so it is a bench reference, not the player's). Measured in the
-same run: tracking and counting per frame at ~20 boxes, the frames/s of a detection loop
-with and without them (alternating rounds), and what importing each tracker loads.
+road (y 320, all four lanes, 19 m from the camera) counts the tracks; the world's own vehicles
+give the true crossings (`tvdesk.core.tracking.truth`). Day is the target (error <= 5 % per
+class and direction); night, before any retraining, is the failure an operator sees, and night
+counted with the versions a retraining made (`--retrained`) is the repair. Each run's
+detections are kept and counted again detecting only every 3rd frame, and again with
+Roboflow's maintained `trackers.ByteTrackTracker` in place of ours when it is installed (it
+needs SciPy, so it is a bench reference, not the player's). Measured in the same run: tracking
+and counting per frame at ~20 boxes, the frames/s of a detection loop with and without them
+(alternating rounds), and what importing each tracker loads.
 Prints a table and writes bench/results/counts.json.
 """
 
@@ -101,6 +103,12 @@ def trackers_to_compare(settings: TrackingSettings) -> dict[str, Callable[[], ob
         minimum_consecutive_frames=settings.confirm_hits,
     )
     return makers
+
+
+def version_label(onnx: Path) -> str:
+    """'tvdesk-base v3' for a registry's models/tvdesk-base/3/model.onnx, else the file name."""
+    version, line = onnx.parent.name, onnx.parent.parent.name
+    return f"{line} v{version}" if version.isdigit() else onnx.name
 
 
 def record(condition: str, seconds: float, seed: int, detector: OnnxDetector):
@@ -259,7 +267,8 @@ def print_report(runs: list[dict], costs: dict, rates: dict, imports: dict) -> N
     head = f"{'run':<40}{'class':<12}{'dir':<5}{'truth':>6}{'hidden':>7}{'app':>6}{'error':>7}"
     print(head + f"{'%':>8}")
     for run in runs:
-        label = f"{run['condition']} every {run['every']} {run['tracker']}"
+        model = "" if run.get("model", "bundled") == "bundled" else f" ({run['model']})"
+        label = f"{run['condition']}{model} every {run['every']} {run['tracker']}"
         for row in run["rows"] if run["tracker"] == "tvdesk" else []:
             pct = "-" if row["error_pct"] is None else f"{row['error_pct']:+.1f}"
             print(
@@ -285,14 +294,28 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--day-seconds", type=float, default=600.0)
     parser.add_argument("--night-seconds", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=2, help="seed 1 was used to tune")
+    parser.add_argument(
+        "--retrained",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="ONNX files of versions a retraining made for the night (a demo's "
+        "models/tvdesk-base/N/model.onnx): the night is counted again with each",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     settings = TrackingSettings()
     makers = trackers_to_compare(settings)
     detector = OnnxDetector(bundled_model_path())
+    plan = [
+        ("day", args.day_seconds, detector, "bundled"),
+        ("night", args.night_seconds, detector, "bundled"),
+    ]
+    for path in args.retrained:
+        plan.append(("night", args.night_seconds, OnnxDetector(path), version_label(path)))
     runs = []
-    for condition, seconds in (("day", args.day_seconds), ("night", args.night_seconds)):
-        detections, truth, hidden = record(condition, seconds, args.seed, detector)
+    for condition, seconds, model, model_label in plan:
+        detections, truth, hidden = record(condition, seconds, args.seed, model)
         boxes = round(float(np.mean([len(d) for d in detections])), 1)
         for every in (1, 3):
             for name, make in makers.items():
@@ -300,6 +323,7 @@ def main(argv: list[str] | None = None) -> dict:
                 runs.append(
                     dict(
                         condition=condition,
+                        model=model_label,
                         seconds=seconds,
                         seed=args.seed,
                         every=every,
