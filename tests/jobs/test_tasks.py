@@ -23,6 +23,7 @@ from tvdesk.retrain.context import (
     stop_job,
 )
 from tvdesk.retrain.gate import decide
+from tvdesk.retrain.labelers import LabelError
 from tvdesk.retrain.plan import retrain_plan
 from tvdesk.retrain.stages import label, select
 
@@ -144,6 +145,29 @@ def test_the_first_job_renders_the_replay_set_before_it_waits_for_frames(
     base = isolated_home / dataset.APP_DATA_FOLDER
     assert len(list(base.glob("base/images/*/*.jpg"))) == 6
     assert (base / "base.dvc").exists()  # versioned like every dataset of the app
+
+
+def test_labels_with_no_boxes_stop_the_job_before_training(
+    isolated_home, store, captured, tmp_path
+):
+    """A teacher that keeps nothing (measured on the real night clip: 0 boxes on 200 frames),
+    or an export of empty label files: the job fails at label, saying what to do, rather than
+    teach the model that the condition holds no vehicles."""
+    capture, _ = captured
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "classes.txt").write_text("car\n")
+    for index in stored_indices(capture):
+        (export / f"{index:08d}.txt").write_text("")  # looked at, nothing found
+    settings = RetrainSettings(label_budget=4, labeler="import", import_dir=str(export))
+    job = request_retrain(store, store.drift_events.all()[0], capture, settings)
+    ctx = JobContext(store, isolated_home, job.id)
+    ctx.begin("select")
+    select(ctx)
+    ctx.begin("label")
+    with pytest.raises(LabelError, match=r"gave 0 boxes on the 4 chosen frames.*review.*--labels"):
+        label(ctx)
+    assert ctx.result["boxes"] == 0  # what the labeler gave is kept for the jobs panel
 
 
 def test_the_label_stage_imports_a_tools_export_of_the_event_frames(

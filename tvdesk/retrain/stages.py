@@ -68,6 +68,7 @@ CANDIDATES_PER_LABEL = 2  # frames the selection chooses from, per frame it labe
 COLLECT_WAIT_S = 90.0  # the longest a job waits for a holding alarm's frames to be captured
 COLLECT_POLL_S = 2.0
 DOUBTS_KEPT = 20  # doubtful frames the job's result lists, with the teacher's reasons
+MIN_BOXES_PER_FRAME = 0.1  # fewer labelled boxes than this per chosen frame: nothing to train on
 # A time-budgeted fine-tune plans this many epochs until the first one is timed.
 EPOCHS_BEFORE_TIMING = 10
 # Blends of the fine-tune with the active model's weights that the evaluation tries, in
@@ -170,11 +171,35 @@ def label(ctx: JobContext) -> None:
         json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
     )
     doubtful = getattr(labeler, "doubtful", [])  # the teacher's frames left out, with why
+    boxes = sum(len(item.lines) for item in labelled)
     ctx.remember(
         labelled=len(labelled),
-        boxes=sum(len(item.lines) for item in labelled),
+        boxes=boxes,
         doubtful=len(doubtful),
         doubts=[{"frame": i, "why": list(why)} for i, why in doubtful[:DOUBTS_KEPT]],
+    )
+    _check_enough_boxes(ctx, len(rows), boxes, len(doubtful))
+
+
+def _check_enough_boxes(ctx: JobContext, chosen: int, boxes: int, doubtful: int) -> None:
+    """Stop the job before training on labels too sparse to teach or to gate with.
+
+    Measured on the real night clip: the teacher kept 0 boxes on 200 chosen frames, the
+    fine-tune learnt that the night holds no vehicles (0.00 boxes a frame after the swap), and
+    the gate, with no object in its drifted val split, promoted it.
+    """
+    earlier = [_labelled(ctx, n) for n in range(1, ctx.round)]
+    chosen += sum(map(len, earlier))
+    boxes += sum(len(item.lines) for frames in earlier for item in frames)
+    if boxes >= max(1.0, MIN_BOXES_PER_FRAME * chosen):
+        return
+    left_out = f" ({doubtful} left out as doubtful)" if doubtful else ""
+    raise LabelError(
+        f"the {ctx.settings.labeler} labeler gave {boxes} boxes on the {chosen} chosen "
+        f"frames{left_out}: too few to learn from or to measure a new version on (at least "
+        f"{MIN_BOXES_PER_FRAME:g} a frame), and a model trained on them would learn that this "
+        f"condition holds no vehicles. Label the frames yourself (labeler 'review') or import "
+        f"an operator's labels (--labels PATH)"
     )
 
 
