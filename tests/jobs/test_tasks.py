@@ -25,7 +25,7 @@ from tvdesk.retrain.context import (
 from tvdesk.retrain.gate import decide
 from tvdesk.retrain.labelers import LabelError
 from tvdesk.retrain.plan import retrain_plan
-from tvdesk.retrain.stages import label, select
+from tvdesk.retrain.stages import evaluate, label, select
 
 
 @pytest.fixture
@@ -168,6 +168,25 @@ def test_labels_with_no_boxes_stop_the_job_before_training(
     with pytest.raises(LabelError, match=r"gave 0 boxes on the 4 chosen frames.*review.*--labels"):
         label(ctx)
     assert ctx.result["boxes"] == 0  # what the labeler gave is kept for the jobs panel
+
+
+def test_the_gate_keeps_the_model_when_the_drifted_val_split_holds_no_vehicle(
+    isolated_home, store, captured, tmp_path
+):
+    capture, _ = captured
+    job = request_retrain(store, store.drift_events.all()[0], capture, RetrainSettings())
+    data = tmp_path / "set"
+    (data / "labels" / "val").mkdir(parents=True)
+    (data / "labels" / "val" / "new_000000.txt").write_text("")
+    (data / "data.yaml").write_text("train: images/train\nval: images/val\n")
+    ctx = JobContext(store, isolated_home, job.id)
+    ctx.begin("evaluate")
+    ctx.remember(data_yaml=str(data / "data.yaml"), base_yaml=str(tmp_path / "no-base.yaml"))
+    with pytest.raises(JobStopped):
+        evaluate(ctx)
+    after = store.jobs.get(job.id)
+    assert after.state == JobState.SUCCEEDED and not after.result["promoted"]
+    assert "the drifted val split holds no labelled vehicle" in after.message
 
 
 def test_the_label_stage_imports_a_tools_export_of_the_event_frames(

@@ -292,6 +292,16 @@ def base_train_images(base_yaml: Path) -> list[Path]:
     )
 
 
+def labelled_objects(data_yaml: Path, split: str = "val") -> int:
+    """How many boxes the labels of `split` of the dataset `data_yaml` hold."""
+    labels = data_yaml.parent / "labels" / split
+    if not labels.is_dir():
+        return 0
+    return sum(
+        1 for f in labels.glob("*.txt") for line in f.read_text().splitlines() if line.strip()
+    )
+
+
 def _base_train_items(base_yaml: Path) -> list[LabelledImage]:
     items = []
     for image in base_train_images(base_yaml):

@@ -35,11 +35,12 @@ from tvdesk.retrain.dataset import (
     app_data_repo,
     assemble_dataset,
     base_train_images,
+    labelled_objects,
     push_dataset,
     retrain_dataset_folder,
     version_dataset,
 )
-from tvdesk.retrain.gate import decide
+from tvdesk.retrain.gate import GateDecision, decide
 from tvdesk.retrain.job_int8 import job_int8
 from tvdesk.retrain.labelers import (
     ImportLabeler,
@@ -332,6 +333,17 @@ def evaluate(ctx: JobContext) -> None:
     from tvdesk.training.evaluation import evaluate as measure
 
     s, r = ctx.settings, ctx.result
+    if labelled_objects(Path(r["data_yaml"])) == 0:  # mAP50 of nothing measures nothing
+        decision = GateDecision(
+            False,
+            "kept the active model: the drifted val split holds no labelled vehicle, so no "
+            "gain can be measured; label the frames (labeler 'review') or import labels",
+            0.0,
+            0.0,
+        )
+        ctx.remember(gate=decision.as_dict(), metrics=None)
+        rounds.end_round(ctx)
+        return
     active = ctx.parent_version()
     sets = {"drift": Path(r["data_yaml"]), "base": Path(r["base_yaml"])}
     weights = {"candidate": Path(r["candidate_pt"]), "active": pt_path(active)}
