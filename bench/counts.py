@@ -264,7 +264,7 @@ def cpu_name() -> str:
 
 
 def print_report(runs: list[dict], costs: dict, rates: dict, imports: dict) -> None:
-    head = f"{'run':<40}{'class':<12}{'dir':<5}{'truth':>6}{'hidden':>7}{'app':>6}{'error':>7}"
+    head = f"{'run':<48}{'class':<12}{'dir':<5}{'truth':>6}{'hidden':>7}{'app':>6}{'error':>7}"
     print(head + f"{'%':>8}")
     for run in runs:
         model = "" if run.get("model", "bundled") == "bundled" else f" ({run['model']})"
@@ -272,11 +272,11 @@ def print_report(runs: list[dict], costs: dict, rates: dict, imports: dict) -> N
         for row in run["rows"] if run["tracker"] == "tvdesk" else []:
             pct = "-" if row["error_pct"] is None else f"{row['error_pct']:+.1f}"
             print(
-                f"{label:<40}{row['cls']:<12}{row['direction']:<5}{row['truth']:>6}"
+                f"{label:<48}{row['cls']:<12}{row['direction']:<5}{row['truth']:>6}"
                 f"{row['hidden']:>7}{row['app']:>6}{row['error']:>+7}{pct:>8}"
             )
         print(
-            f"{label:<40}{'all (sum |error|)':<17}{run['truth_total']:>6}{'':>7}"
+            f"{label:<48}{'all (sum |error|)':<17}{run['truth_total']:>6}{'':>7}"
             f"{run['app_total']:>6}{run['abs_error_sum']:>7}   {run['update_median_ms']} ms/update"
         )
     for name, cost in costs.items():
