@@ -71,14 +71,17 @@ def test_cameras_list_show_rename_set_relearn_and_forget(capsys, day_clip, bundl
     assert "north gate  [file]" in listed and "tested against its own learnt normal" in listed
     assert main(["cameras", "rename", "north gate", "gate 2"]) == 0
     assert main(["cameras", "set", "gate 2", "--imgsz", "640", "--classes", "car,truck"]) == 0
+    assert main(["cameras", "set", "gate 2", "--detect-every-max", "2"]) == 0
     assert main(["cameras", "show", "gate 2"]) == 0
     shown = capsys.readouterr().out
     assert "input 640 px" in shown and "classes car, truck" in shown
+    assert "1 frame in k detected when short of CPU, k <= 2" in shown
     assert "reference:  baseline of 10 s" in shown
     assert main(["cameras", "relearn", "gate 2"]) == 0
     with Store(database_path()) as store:
         camera = store.cameras.named("gate 2")
         assert camera.reference == "" and camera.detection.imgsz == 640
+        assert camera.detection.detect_every_max == 2
     assert main(["cameras", "forget", "gate 2"]) == 0
     with Store(database_path()) as store:
         assert store.cameras.all() == [] and len(store.sessions.all()) == 1  # its session stays
@@ -91,10 +94,11 @@ def test_cameras_list_show_rename_set_relearn_and_forget(capsys, day_clip, bundl
         ("cameras", "rename", "nowhere", "x"),
         ("models", "rollback", "--camera", "nowhere"),
         ("cameras", "set", "synthetic", "--imgsz", "100"),
+        ("cameras", "set", "synthetic", "--detect-every-max", "11"),
     ],
 )
 def test_an_unknown_camera_or_bad_setting_is_one_line(args):
-    if args[-2:] == ("--imgsz", "100"):
+    if args[:2] == ("cameras", "set"):  # the camera exists: the setting is what is wrong
         assert tvdesk("run", "synthetic:day", "--seconds", "1").returncode == 0
     result = tvdesk(*args)
     lines = result.stderr.strip().splitlines()

@@ -42,6 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     change.add_argument("--imgsz", type=int, help="detector input size, e.g. 640 (0: default)")
     change.add_argument("--confidence", type=float, help="threshold 0-1 (-1: the app's)")
     change.add_argument("--classes", help="class names shown, comma-separated ('' = all)")
+    change.add_argument(
+        "--detect-every-max",
+        type=int,
+        metavar="K",
+        help="when short of CPU, detect 1 frame in k, k <= K (1: every frame; 0: the app's)",
+    )
     change.set_defaults(run=run_set)
     parser.set_defaults(run=run_list)
 
@@ -114,6 +120,11 @@ def run_set(args: argparse.Namespace) -> int:
                 imgsz=old.imgsz if args.imgsz is None else (args.imgsz or None),
                 confidence=_confidence(old.confidence, args.confidence),
                 classes=classes,
+                detect_every_max=(
+                    old.detect_every_max
+                    if args.detect_every_max is None
+                    else (args.detect_every_max or None)
+                ),
             )
         except ValueError as exc:
             raise CameraError(f"camera {camera.name}: {exc}") from None
@@ -160,4 +171,8 @@ def _detection(d: DetectionSettings) -> str:
     size = f"input {d.imgsz} px" if d.imgsz else "input: the default"
     conf = f"confidence {d.confidence:g}" if d.confidence is not None else "confidence: the app's"
     classes = f"classes {', '.join(d.classes)}" if d.classes else "all classes"
-    return f"{size}, {conf}, {classes}"
+    k = d.detect_every_max
+    cadence = {None: "detection cadence: the app's", 1: "every frame detected"}.get(
+        k, f"1 frame in k detected when short of CPU, k <= {k}"
+    )
+    return f"{size}, {conf}, {classes}, {cadence}"

@@ -23,7 +23,7 @@ from tvdesk.core.session.frame_loop import FrameLoop
 from tvdesk.core.session.live import LiveSession
 from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import SyntheticSource
-from tvdesk.core.store import Camera, Store
+from tvdesk.core.store import Camera, DetectionSettings, Store
 from tvdesk.core.synth.camera import Scenario, Segment
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
 
@@ -64,6 +64,24 @@ def _wait(predicate, timeout: float) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_cameras_own_detection_cadence_overrides_the_apps(session):
+    camera = _synthetic_camera(session)
+    source = SyntheticSource("day", fps=FPS)
+    app_wide = session.play(source)
+    assert app_wide.cadence.max_every == session.settings.detect_every_max == 3
+    session.store.cameras.set_detection(camera.id, DetectionSettings(detect_every_max=1))
+    session.close()  # the camera is read again when a session opens it
+    own = start_session(
+        Settings(data_dir=session.data_dir, model_path=session.settings.model_path),
+        source.info,
+        poll_s=0.2,
+    )
+    try:
+        assert own.play(source).cadence.max_every == 1
+    finally:
+        own.close()
 
 
 def test_night_raises_one_saved_alarm_with_samples_and_approve_queues_a_job(session):

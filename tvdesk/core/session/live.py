@@ -191,7 +191,8 @@ class LiveSession:
             consumers=[*own, *consumers],
             every_frame=every_frame,
             turn=(lambda: self.engine.turn(key)) if self.engine else None,
-            detect_every_max=self.settings.detect_every_max,
+            detect_every_max=self._stream.camera.detection.detect_every_max
+            or self.settings.detect_every_max,
         )
         loop.on_finished(self.detach)
         return loop

@@ -17,8 +17,13 @@ class DetectionSettings:
     imgsz: int | None = None  # the detector's input (long side); None: the model's export size
     confidence: float | None = None
     classes: tuple[str, ...] | None = None  # class names shown; None: all the model has
+    detect_every_max: int | None = None  # detect 1 frame in k (k <= this) when short of CPU
 
     def __post_init__(self) -> None:
+        if self.detect_every_max is not None and not 1 <= self.detect_every_max <= 10:
+            raise ValueError(
+                f"detect_every_max is from 1 (every frame) to 10, got {self.detect_every_max}"
+            )
         if self.imgsz is not None and (self.imgsz < 32 or self.imgsz % 32):
             raise ValueError(f"an input size is a multiple of 32 from 32 up, got {self.imgsz}")
         if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
@@ -34,6 +39,7 @@ class DetectionSettings:
             imgsz=values.get("imgsz"),
             confidence=values.get("confidence"),
             classes=tuple(classes) if classes is not None else None,
+            detect_every_max=values.get("detect_every_max"),
         )
 
 
