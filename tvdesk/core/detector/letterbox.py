@@ -64,20 +64,27 @@ class Letterbox:
         )
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
-        """The letterboxed BGR uint8 image (resized with bilinear interpolation, grey padding)."""
-        if frame.shape[1::-1] != self.resized_wh:
-            frame = cv2.resize(frame, self.resized_wh, interpolation=cv2.INTER_LINEAR)
-        if self.top or self.bottom or self.left or self.right:
-            frame = cv2.copyMakeBorder(
-                frame,
-                self.top,
-                self.bottom,
-                self.left,
-                self.right,
-                cv2.BORDER_CONSTANT,
-                value=(PAD_VALUE,) * 3,
+        """The letterboxed BGR uint8 image (resized with bilinear interpolation, grey padding).
+
+        The frame is resized straight into the padded image, so the pixels are those of
+        Ultralytics' resize-then-pad without the second copy (a tenth of a millisecond of the
+        detector's overhead on a 720p frame).
+        """
+        new_w, new_h = self.resized_wh
+        resize = frame.shape[1::-1] != self.resized_wh
+        if not (self.top or self.bottom or self.left or self.right):
+            return (
+                cv2.resize(frame, self.resized_wh, interpolation=cv2.INTER_LINEAR)
+                if resize
+                else frame
             )
-        return frame
+        image = np.full((*self.input_hw, 3), PAD_VALUE, np.uint8)
+        inner = image[self.top : self.top + new_h, self.left : self.left + new_w]
+        if resize:
+            cv2.resize(frame, self.resized_wh, dst=inner, interpolation=cv2.INTER_LINEAR)
+        else:
+            inner[...] = frame
+        return image
 
     def to_tensor(self, frame: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Letterbox a BGR uint8 frame into a [1, 3, H, W] RGB tensor scaled to [0, 1]."""
@@ -97,10 +104,11 @@ class Letterbox:
         gain = min(h1 / h0, w1 / w0)
         new_h, new_w = max(round(h0 * gain), 1), max(round(w0 * gain), 1)
         pad_x, pad_y = round((w1 - new_w) / 2 - 0.1), round((h1 - new_h) / 2 - 0.1)
-        xyxy[:, [0, 2]] -= pad_x
-        xyxy[:, [1, 3]] -= pad_y
-        xyxy[:, [0, 2]] /= new_w / w0
-        xyxy[:, [1, 3]] /= new_h / h0
-        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w0)
-        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h0)
+        xs, ys = xyxy[:, 0::2], xyxy[:, 1::2]  # views: x1 and x2, y1 and y2
+        xs -= pad_x
+        ys -= pad_y
+        xs /= new_w / w0
+        ys /= new_h / h0
+        np.clip(xs, 0, w0, out=xs)
+        np.clip(ys, 0, h0, out=ys)
         return xyxy

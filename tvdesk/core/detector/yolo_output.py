@@ -15,6 +15,7 @@ import numpy as np
 MAX_WH = 7680  # Ultralytics' per-class box offset that keeps NMS within one class
 MAX_NMS = 30000  # at most this many boxes (best first) go into NMS
 PAIRWISE_MAX = 512  # up to this many candidates, NMS computes all pairs at once (1 MB a matrix)
+_NO_CLASSES = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,12 @@ def select_candidates(
     """Best class per anchor, kept when its score > conf (and its class is in `classes`)."""
     output = raw[0]
     class_scores = output[4 : 4 + num_classes]
-    keep = np.flatnonzero(class_scores.max(axis=0) > conf)
+    best_scores = class_scores.max(axis=0)
+    keep = np.flatnonzero(best_scores > conf)
+    if not keep.size:  # the common empty frame: no further array calls after the inference
+        return Candidates(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), _NO_CLASSES)
     class_ids = class_scores[:, keep].argmax(axis=0)
-    scores = class_scores[class_ids, keep]
+    scores = best_scores[keep]  # the maximum is the argmax's score, bit for bit
     if classes is not None:
         in_filter = np.isin(class_ids, classes)
         keep, class_ids, scores = keep[in_filter], class_ids[in_filter], scores[in_filter]
@@ -59,6 +63,8 @@ def drop_non_finite(candidates: Candidates) -> tuple[Candidates, int]:
 
 def class_aware_nms(candidates: Candidates, iou: float, max_det: int) -> Candidates:
     """Greedy NMS within each class; the survivors best first, at most `max_det` of them."""
+    if len(candidates) <= 1:
+        return candidates.take(slice(0, max_det))
     if len(candidates) > MAX_NMS:
         candidates = candidates.take(_best_first(candidates.scores)[:MAX_NMS])
     offset = candidates.class_ids.astype(np.float32)[:, None] * np.float32(MAX_WH)
@@ -69,7 +75,7 @@ def class_aware_nms(candidates: Candidates, iou: float, max_det: int) -> Candida
 def greedy_nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Indices kept by torchvision's `nms`: highest score first, drop later boxes with IoU > iou."""
     order = _best_first(scores)
-    x1, y1, x2, y2 = (xyxy[order, k] for k in range(4))
+    x1, y1, x2, y2 = xyxy[order].T
     areas = (x2 - x1) * (y2 - y1)
     threshold = np.float64(iou)  # torchvision compares the float32 IoU with a double
     if len(order) <= PAIRWISE_MAX:
