@@ -42,13 +42,13 @@ ACROSS = CountingLine("road", 0, 200, 640, 200)  # drawn left to right: moving d
 
 
 def test_a_box_moving_down_across_a_line_drawn_left_to_right_counts_in():
-    frames = drive(TrafficCounter([ACROSS]), list(range(150, 260, 10)))
-    assert frames[-1].totals == {("road", "car", "in"): 1}
+    frames = drive(TrafficCounter([ACROSS]), list(range(150, 270, 10)))
+    assert frames[-1].totals == {("road", "car", "in"): 1}  # crossed at 0.6 s, class settled
     assert [e.direction for f in frames for e in f.events] == ["in"]
 
 
 def test_a_box_moving_up_counts_out_and_reversing_the_line_swaps_the_direction():
-    up = list(range(260, 150, -10))
+    up = list(range(260, 130, -10))
     assert drive(TrafficCounter([ACROSS]), up)[-1].totals == {("road", "car", "out"): 1}
     reversed_line = CountingLine("road", 640, 200, 0, 200)
     assert drive(TrafficCounter([reversed_line]), up)[-1].totals == {("road", "car", "in"): 1}
@@ -181,7 +181,7 @@ def test_time_going_back_restarts_the_tracks_with_new_ids():
     [
         ({"match_iou": 1.5}, "match_iou must be between 0 and 1"),
         ({"confirm_hits": 0}, "confirm_hits must be 1 or more"),
-        ({"max_lost_s": -1.0}, "max_lost_s and line_margin_px must be 0 or more"),
+        ({"max_lost_s": -1.0}, "max_lost_s, line_margin_px and class_settle_s must be 0 or"),
         ({"anchor": "top"}, "anchor must be one of bottom-centre, centre"),
     ],
 )
@@ -192,3 +192,69 @@ def test_bad_settings_say_what_is_allowed(settings, message):
 
 def test_every_setting_has_a_description():
     assert all(len(text) > 20 for text in TrackingSettings.help().values())
+
+
+def lorry_and_hidden_car(counter: TrafficCounter, hidden: range) -> list:
+    """A lorry drives down across the line at 10 px a frame; a car follows it 80 px (0.8 s)
+    behind, in its lane, and is not detected in the frames `hidden` (behind the lorry)."""
+    frames = []
+    for i in range(26):
+        lorry = (300, 70 + 10 * i, 380, 150 + 10 * i)
+        car = (310, 40 + 10 * i, 350, 70 + 10 * i)
+        boxes = (lorry,) if i in hidden else (lorry, car)
+        classes = (1,) if i in hidden else (1, 0)
+        frames.append(counter.update(boxes_at(*boxes, classes=classes), i / FPS))
+    return frames
+
+
+def test_a_car_hidden_behind_a_lorry_as_it_crosses_counts_when_it_comes_back_past_the_line():
+    """Seen above the line, then hidden for 1.3 s (its track is dropped), then seen again
+    below it, driving away: its path traced back crossed the line 0.8 s after the lorry."""
+    frames = lorry_and_hidden_car(TrafficCounter([ACROSS]), range(4, 17))
+    assert len(set(ids_of(f.tracks for f in frames))) == 3, "the car comes back with a new id"
+    assert frames[-1].totals == {("road", "truck", "in"): 1, ("road", "car", "in"): 1}
+    off = TrafficCounter([ACROSS], settings=TrackingSettings(count_hidden_crossings=False))
+    assert lorry_and_hidden_car(off, range(4, 17))[-1].totals == {("road", "truck", "in"): 1}
+
+
+def test_a_second_box_on_a_counted_vehicle_is_not_a_hidden_crossing():
+    """A car counted as it crosses; past the line a second, offset box of another class
+    starts a track on it, driving away from the line: the same crossing, counted once."""
+    counter = TrafficCounter([ACROSS])
+    for i in range(20):
+        y = 150 + 10 * i
+        car = (300, y - 30, 340, y)
+        boxes = (car, (306, y - 36, 346, y - 4)) if i >= 8 else (car,)
+        frame = counter.update(boxes_at(*boxes, classes=(0, 3)[: len(boxes)]), i / FPS)
+    assert len(set(frame.tracks.ids.tolist())) == 2
+    assert frame.totals == {("road", "car", "in"): 1}
+
+
+def test_a_track_first_seen_past_the_line_driving_towards_it_is_counted_only_when_it_crosses():
+    frames = drive(TrafficCounter([ACROSS]), list(range(300, 240, -10)))
+    assert frames[-1].totals == {}
+
+
+def test_a_count_takes_the_class_its_track_settles_on():
+    """A car called a motorcycle on its first frames, as it comes into view at the line."""
+    classes = [3, 3, 0, 0, 0, 0, 0, 0, 0, 0]
+    bottoms = list(range(190, 290, 10))
+
+    def totals(settings: TrackingSettings) -> dict:
+        counter = TrafficCounter([ACROSS], settings=settings)
+        for i, (y, c) in enumerate(zip(bottoms, classes, strict=True)):
+            frame = counter.update(car_at(y, class_id=c), i / FPS)
+        return dict(frame.totals)
+
+    assert totals(TrackingSettings()) == {("road", "car", "in"): 1}
+    assert totals(TrackingSettings(class_settle_s=0.0)) == {("road", "motorcycle", "in"): 1}
+
+
+def test_a_count_still_waiting_for_its_class_is_kept_when_the_stream_ends():
+    counter = TrafficCounter([ACROSS])
+    for i, y in enumerate(range(180, 230, 10)):
+        frame = counter.update(car_at(y), i / FPS)
+    assert frame.totals == {}, "crossed 0.2 s ago: its class is not settled yet"
+    rows = counter.flush()
+    assert counter.totals == {("road", "car", "in"): 1}
+    assert [(r.direction, r.class_name, r.count) for r in rows] == [("in", "car", 1)]

@@ -95,6 +95,8 @@ class TrafficCounter:
         ]
         _check_unique_ids([c.line.id for c in new_lines] + [c.zone.id for c in new_zones])
         exits = [e for counter in old_zones.values() for e in counter.close(math.inf)]
+        kept = {id(counter) for counter in new_lines}
+        exits += [e for c in self.lines if id(c) not in kept for e in c.flush()]
         self._record(exits, *self._last)
         self.lines, self.zones = new_lines, new_zones
 
@@ -107,6 +109,7 @@ class TrafficCounter:
         """Close every dwell (at the last frame's clock) and hand over every row left: call
         it when the stream ends."""
         exits = [e for counter in self.zones for e in counter.close(math.inf)]
+        exits += [e for counter in self.lines for e in counter.flush()]
         self._record(exits, *self._last)
         return self.minutes.flush()
 

@@ -39,6 +39,10 @@ class CountingLine:
                 f"{self.y2}): draw it with two different end points"
             )
 
+    @property
+    def length(self) -> float:
+        return float(np.hypot(self.x2 - self.x1, self.y2 - self.y1))
+
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """Pixels from the line to each point (n, 2): positive on its right ("in") side."""
         dx, dy = self.x2 - self.x1, self.y2 - self.y1

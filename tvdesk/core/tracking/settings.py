@@ -85,6 +85,23 @@ class TrackingSettings:
         },
     )
 
+    class_settle_s: float = field(
+        default=0.5,
+        metadata={
+            "help": "how long a line's count waits for the track's class vote to settle "
+            "before it is recorded (a car coming into view behind a lorry is often called a "
+            "motorcycle on its first frame); 0 records the class the track has as it crosses"
+        },
+    )
+    count_hidden_crossings: bool = field(
+        default=True,
+        metadata={
+            "help": "count a vehicle that crossed a line hidden behind a nearer one: a new "
+            "track first seen past the line, driving away from it, whose path traced back "
+            "crosses the line where nothing was counted in that direction just before"
+        },
+    )
+
     def __post_init__(self) -> None:
         for name in (
             "high_score",
@@ -98,8 +115,8 @@ class TrackingSettings:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.confirm_hits < 1:
             raise ValueError(f"confirm_hits must be 1 or more, got {self.confirm_hits}")
-        if self.max_lost_s < 0 or self.line_margin_px < 0:
-            raise ValueError("max_lost_s and line_margin_px must be 0 or more")
+        if self.max_lost_s < 0 or self.line_margin_px < 0 or self.class_settle_s < 0:
+            raise ValueError("max_lost_s, line_margin_px and class_settle_s must be 0 or more")
         if self.anchor not in ANCHORS:
             raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {self.anchor!r}")
 
