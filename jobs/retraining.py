@@ -8,12 +8,11 @@ is what a live session is given to plan and queue the retrainings of its cameras
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.queue import QUEUE_ENV, JobQueue, open_queue
+from jobs.queue import JobQueue, open_queue
 from jobs.remote.pipeline import attach
 from jobs.worker import local_worker_running, start_local_worker
 from tvdesk.config import RetrainSettings, default_data_dir, load_settings
@@ -59,7 +58,7 @@ def approve_retraining(
     if camera_id is None and event.id is not None:
         camera_id = store.drift_events.camera_of(event.id)
     camera = store.cameras.get(camera_id) if camera_id is not None else None
-    settings = on_queue(settings_for(camera, settings, traffic_imgsz), queue.url)
+    settings = settings_for(camera, settings, traffic_imgsz)
     job = request_retrain(store, event, capture_dir, settings, camera_id)
     if queue.url:  # trained by a worker on the Redis queue; prepared and registered here
         attach(open_queue(data_dir, url="")).submit(job.id)
@@ -70,13 +69,6 @@ def approve_retraining(
         worker = start_local_worker(data_dir, training_url=queue.url)
         logger.info("started a local worker (pid %d) for job %d", worker.pid, job.id)
     return Approved(job, queue.description, worker)
-
-
-def on_queue(settings: RetrainSettings, url: str) -> RetrainSettings:
-    """`settings` as a job on the queue at `url` runs them: a job trained on another machine
-    (a Redis `url`) ends after its first version, without refinement rounds (a round's next
-    stages are not queued from the training worker yet)."""
-    return settings.with_changes(refine_minutes=0.0) if url else settings
 
 
 @dataclass
@@ -95,8 +87,7 @@ class RetrainApprover:
         if self.traffic_imgsz is None:
             self.traffic_imgsz = load_settings().traffic_imgsz
         settings = settings_for(camera, self.settings, self.traffic_imgsz)
-        url = self.queue.url if self.queue is not None else os.environ.get(QUEUE_ENV, "")
-        return retrain_plan(on_queue(settings, url), frames_available)
+        return retrain_plan(settings, frames_available)
 
     def approve(
         self,

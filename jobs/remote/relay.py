@@ -4,7 +4,9 @@ A thread of the app's local worker. It reads the event streams of every job the 
 queued or training remotely, and writes what their workers report (stage, progress, epochs,
 metrics, the gate's verdict, which worker on which device) into the store, so the jobs panel
 and `tvdesk jobs` show a remote job as they show a local one. It takes the candidate when it
-comes, and queues the app's register stage. It passes an operator's cancel on to the worker,
+comes, and queues the app's register stage; when the gate kept the active model, it ends the
+round here, where the job's rounds are, and queues the next round's stages if the job goes
+on. It passes an operator's cancel on to the worker,
 and when a worker stops renewing its lease it queues the job once more for another worker,
 or fails it, saying why.
 """
@@ -21,7 +23,8 @@ from jobs.remote.carrier import LEASE_S, MB, Event
 from jobs.remote.link import TrainingQueue
 from tvdesk.core.store import Store, database_path
 from tvdesk.core.store.job import Job, JobState
-from tvdesk.retrain.context import STAGES, JobContext, JobStopped
+from tvdesk.retrain import rounds
+from tvdesk.retrain.context import STAGES, JobContext, JobStopped, NextRound
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +41,21 @@ class RemoteJobError(RuntimeError):
 
 class Relay(threading.Thread):
     """Follows the remote jobs of the app data folder `data_dir` on `training`; `register`
-    queues a job's register stage on the local queue once its candidate is here."""
+    queues a job's register stage on the local queue once its candidate is here,
+    `next_round` the stages of a job's next round after a round the gate kept."""
 
     def __init__(
-        self, training: TrainingQueue, data_dir: Path, register: Callable[[int], None]
+        self,
+        training: TrainingQueue,
+        data_dir: Path,
+        register: Callable[[int], None],
+        next_round: Callable[[int], None],
     ) -> None:
         super().__init__(daemon=True, name="tvdesk-relay")
         self.training = training
         self.data_dir = data_dir
         self.register = register
+        self.next_round = next_round
         self._halt = threading.Event()
         self._last_error = ""
 
@@ -78,7 +87,9 @@ class Relay(threading.Thread):
         events = self.training.carrier.read(after, READ_BLOCK_MS)
         for job in jobs:
             ticket = _remote(job)["ticket"]
-            followed = FollowedJob(store, self.data_dir, job, self.training, self.register)
+            followed = FollowedJob(
+                store, self.data_dir, job, self.training, self.register, self.next_round
+            )
             followed.apply([e for e in events if e.ticket == ticket])
 
     def _pass_stop_on(self, store: Store, job: Job) -> None:
@@ -100,8 +111,10 @@ class FollowedJob:
         job: Job,
         training: TrainingQueue,
         register: Callable[[int], None],
+        next_round: Callable[[int], None],
     ) -> None:
-        self.store, self.job, self.training, self.register = store, job, training, register
+        self.store, self.job, self.training = store, job, training
+        self.register, self.next_round = register, next_round
         self.ctx = JobContext(store, data_dir, job.id)
         self.ctx.stage = job.stage
         self.remote = dict(_remote(job))
@@ -142,9 +155,19 @@ class FollowedJob:
         self.ctx.remember(**event.data["values"])
 
     def on_finished(self, event: Event) -> None:
-        """The gate kept the active model."""
+        """The worker ended the job."""
         self.ctx.finish(event.data["message"], **event.data["values"])
         self._close("finished")
+
+    def on_kept(self, event: Event) -> None:
+        """The gate kept the active model (its figures came in `remember`): end the round
+        here, and queue the next one's stages when the job goes on."""
+        self._close("kept")
+        try:
+            rounds.end_round(self.ctx)
+        except NextRound as exc:
+            logger.info("%s", exc)
+            self.next_round(self.job.id)
 
     def on_done(self, event: Event) -> None:
         """The candidate is on the queue: take it, and queue the app's register stage."""

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 TRAINING_TASK = "tvdesk.remote.train"  # name and arguments (ticket, attempt) never change
 HEARTBEAT_S = 2.0  # how often the lease is renewed (it lasts carrier.LEASE_S)
 JOBS_FOLDER = "remote-jobs"
-TERMINAL = ("done", "failed", "cancelled", "refused", "finished")
+TERMINAL = ("done", "kept", "failed", "cancelled", "refused", "finished")
 POST_TRIES = 5  # a terminal event is retried (1, 2, 4, 8 s apart) if the queue is cut off
 
 

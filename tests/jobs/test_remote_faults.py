@@ -115,7 +115,7 @@ def test_a_worker_of_another_version_refuses_the_job(
     monkeypatch.setattr(payload, "tvdesk_version", lambda: "9.9.9")
     with redis_server(tmp_path, PASSWORD) as url, training_worker(tmp_path, url) as worker:
         monkeypatch.setenv(QUEUE_ENV, url)
-        relay = Relay(TrainingQueue.from_env(), isolated_home, local.queue_register)
+        relay = Relay(TrainingQueue.from_env(), isolated_home, local.queue_register, local.submit)
         relay.start()
         try:
             job = _queued(store, captured, base_yaml, local)

@@ -180,3 +180,22 @@ def test_two_workers_train_two_cameras_at_once(isolated_home, store, captured, b
     versions = {store.cameras.get(c.id).model_id for c in (first_camera, second_camera)}
     assert versions == {job.result["model_id"] for job in done} and 1 not in versions
     assert done[0].result["train_params"]["imgsz"] == TINY_IMGSZ
+
+
+def test_a_candidate_the_gate_keeps_on_the_worker_ends_the_job_at_the_app(
+    isolated_home, store, captured, base_yaml, tmp_path
+):
+    """The worker gates its candidate; the app, which holds the job's rounds, ends it."""
+    settings = tiny_settings(base_yaml, min_gain=1.0)  # no fine-tune gains a whole mAP50
+    with (
+        redis_server(tmp_path, PASSWORD) as url,
+        training_worker(tmp_path, url) as worker,
+        approved_remotely(store, captured, settings, url, isolated_home) as job,
+    ):
+        done = wait_for(store, job.id, _finished, timeout=400)
+    assert done.state == JobState.SUCCEEDED and not done.result["promoted"], done.message
+    assert done.message.startswith("kept the active model"), done.message
+    assert done.result["remote"]["state"] == "kept"
+    assert done.result["remote_worker"]["pid"] == worker.pid
+    assert [r["round"] for r in done.result["rounds"]] == [1]
+    assert [m.version for m in store.models.all()] == ["1"]

@@ -1,5 +1,5 @@
-"""Refinement rounds on a real queue (local, or Redis with a worker of the same data folder;
-a job for a worker on another machine ends after its first version: test_queue_settings):
+"""Refinement rounds on a real queue (local, Redis with a worker of the same data folder, or
+Redis with the training on a worker in a data folder of its own, as on another machine):
 after its first promotion the job goes on with the frames the camera captures next, round
 after round, each gated and registered with the last promoted version as its parent; stopped
 after a round, resumed after a killed worker, ended by a full disk or by its budget with the
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from disk_faults import fill, tmpfs
 from huey import MemoryHuey
+from remote_support import approved_remotely, training_worker
 from retrain_support import (
     camera_version,
     redis_server,
@@ -94,6 +95,43 @@ def test_rounds_go_on_from_the_last_promoted_version_until_stopped_after_one(
     dataset = isolated_home / "data" / "datasets" / f"job-{job.id}" / "images"
     for prefix in ("new_0", "new_r1_", "new_r2_"):  # every round's frames, on both sides
         assert list(dataset.glob(f"train/{prefix}*")) and list(dataset.glob(f"val/{prefix}*"))
+
+
+def test_rounds_go_on_with_the_training_on_another_machine(
+    isolated_home, store, live_capture, long_stream, captured, base_yaml, tmp_path
+):
+    """The app collects, labels and versions each round's frames; a training worker in its
+    own data folder trains each round from the last promoted version and gates it against
+    the rounds so far; the app registers each version and queues the next round."""
+    settings = _refining(base_yaml)
+    with (
+        redis_server(tmp_path, "rounds-remote-pw") as url,
+        training_worker(tmp_path, url) as worker,
+        approved_remotely(store, (live_capture, captured[1]), settings, url, isolated_home) as job,
+    ):
+        wait_for(store, job.id, _collecting(2))
+        release_frames(long_stream, live_capture, range(100, 140))
+        wait_for(store, job.id, _collecting(3))
+        stop_job(store, job.id, after_round=True)
+        release_frames(long_stream, live_capture, range(140, 190))
+        done = wait_for(store, job.id, lambda j: j.state.finished)
+
+    assert done.state == JobState.SUCCEEDED, done.message
+    assert done.message.startswith("round 3: tvdesk-base version 4 is live on camera")
+    assert done.message.endswith("; stopped by the operator after round 3")
+    assert _lineage(store, isolated_home) == [("1", None), ("2", "1"), ("3", "2"), ("4", "3")]
+    rounds = done.result["rounds"]
+    assert [(r["round"], r["promoted"], r["parent_id"]) for r in rounds] == [
+        (1, True, 1),
+        (2, True, rounds[0]["model_id"]),
+        (3, True, rounds[1]["model_id"]),
+    ]
+    assert len({r["data_md5"] for r in rounds}) == 3  # each round a new dataset version
+    assert done.result["remote_worker"]["pid"] == worker.pid
+    train = done.result["train_params"]
+    assert train["seed"] == settings.seed + 2  # the worker knew it trained round 3
+    log = (worker.home / "worker-test.log").read_text()
+    assert log.count("candidate sent") == 3 and str(isolated_home) not in log
 
 
 def test_a_killed_worker_resumes_its_round(

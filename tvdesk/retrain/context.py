@@ -132,6 +132,12 @@ class JobContext:
             self.id, state=JobState.SUCCEEDED, progress=1.0, message=message, merged=values
         )
 
+    def round_ends_elsewhere(self) -> bool:
+        """Whether the end of a round the gate kept is decided elsewhere (a training worker's
+        context tells the app, which holds the job's rounds, and stops here); False: the
+        caller ends it (`rounds.end_round`)."""
+        return False
+
     def fail(self, error: BaseException) -> None:
         job = self.job
         if job.state.finished:  # cancelled meanwhile: that is the outcome to keep

@@ -342,7 +342,7 @@ def evaluate(ctx: JobContext) -> None:
             0.0,
         )
         ctx.remember(gate=decision.as_dict(), metrics=None)
-        rounds.end_round(ctx)
+        _end_kept_round(ctx)
         return
     active = ctx.parent_version()
     sets = {"drift": Path(r["data_yaml"]), "base": Path(r["base_yaml"])}
@@ -359,6 +359,13 @@ def evaluate(ctx: JobContext) -> None:
         decision = _blend_back(ctx, decision, metrics, reference, sets, pt_path(active))
     ctx.remember(metrics=metrics, gate=decision.as_dict())
     if not decision.promote:
+        _end_kept_round(ctx)
+
+
+def _end_kept_round(ctx: JobContext) -> None:
+    """The gate kept the active model: the round ends, here or (for a job trained on another
+    machine) at the app, which the worker's context tells."""
+    if not ctx.round_ends_elsewhere():
         rounds.end_round(ctx)
 
 

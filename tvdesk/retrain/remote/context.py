@@ -20,7 +20,7 @@ from tvdesk.core.store import Camera
 from tvdesk.core.store.camera import DetectionSettings
 from tvdesk.core.store.job import Job, JobState
 from tvdesk.core.store.model_version import ModelVersion
-from tvdesk.retrain.context import CHECK_INTERVAL_S, KIND, JobContext
+from tvdesk.retrain.context import CHECK_INTERVAL_S, KIND, JobContext, JobStopped
 from tvdesk.retrain.remote.payload import PARENT
 
 # Result values that are paths on the worker: the app gets the files themselves instead.
@@ -53,7 +53,7 @@ class RemoteContext(JobContext):
         self.settings = RetrainSettings.from_dict(manifest["settings"])
         self.sink = sink
         self._result = dict(result)
-        self.finished: tuple[str, dict[str, Any]] | None = None  # the gate kept the old model
+        self.finished: tuple[str, dict[str, Any]] | None = None
 
     @property
     def job(self) -> Job:
@@ -85,10 +85,17 @@ class RemoteContext(JobContext):
             self.sink.post("remember", values=shared)
 
     def finish(self, message: str, **values: Any) -> None:
-        """The job ends here (the gate kept the active model): the app records it."""
+        """The job ends here: the app records it."""
         self._result.update(values)
         self.finished = (message, values)
         self.sink.post("finished", message=message, values=values)
+
+    def round_ends_elsewhere(self) -> bool:
+        """The gate kept the active model: the app ends the round (it holds the job's rounds,
+        and an operator's "stop after this round"), and goes on with the next or ends the
+        job; the worker stops here."""
+        self.sink.post("kept", round=self.round)
+        raise JobStopped(f"job {self.id}: round {self.round} kept the active model")
 
     def fail(self, error: BaseException) -> None:
         self.sink.post("failed", stage=self.stage, message=str(error) or type(error).__name__)

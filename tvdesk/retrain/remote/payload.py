@@ -9,7 +9,9 @@ version the app recorded. The worker gets:
 - `base/`: the val split of the base data the gate measures forgetting on;
 - `parent/model.pt`: the weights of the version the fine-tune starts from;
 - the manifest: the job's settings, the parent's card, the camera's input size, the class
-  names, and every file's SHA-256. Names are relative: no path of the app's goes over.
+  names, the round and what the job's earlier rounds recorded (the round's training time and
+  the gate's reference come from them), and every file's SHA-256. Names are relative: no path
+  of the app's goes over.
 
 It sends back the candidate as `model.pt`, `model.onnx`, `model.int8.onnx` (when its int8
 copy was made) and `card.json`.
@@ -31,7 +33,7 @@ from tvdesk.core.session.cameras import input_size
 from tvdesk.retrain.context import JobContext
 from tvdesk.retrain.dataset import IMAGE_SUFFIXES
 
-PROTOCOL = 1  # the manifest's format; a worker refuses any other
+PROTOCOL = 2  # the manifest's format; a worker refuses any other (2: refinement rounds)
 DATASET, BASE, PARENT = "dataset", "base", "parent"
 RESULT_NAMES = {"pt": PT_NAME, "onnx": ONNX_NAME, "int8": "model.int8.onnx", "card": CARD_NAME}
 APP_PATH_SETTINGS = ("base_data", "import_dir")  # app paths: the worker gets their names only
@@ -68,7 +70,13 @@ def job_payload(ctx: JobContext) -> Payload:
     manifest = {
         "protocol": PROTOCOL,
         "tvdesk": tvdesk_version(),
-        "job": {"id": ctx.id, "event_id": ctx.job.params["event_id"], "camera": _camera(ctx)},
+        "job": {
+            "id": ctx.id,
+            "event_id": ctx.job.params["event_id"],
+            "camera": _camera(ctx),
+            "round": ctx.round,
+            "rounds": r.get("rounds", []),
+        },
         "settings": _shipped_settings(ctx),
         "parent": {
             "id": parent.id,
@@ -115,6 +123,8 @@ def lay_out(manifest: dict[str, Any], root: Path) -> dict[str, Any]:
         "data_yaml": str(root / DATASET / "data.yaml"),
         "base_yaml": str(root / BASE / "data.yaml"),
         "data_md5": manifest["data_md5"],
+        "round": manifest["job"]["round"],
+        "rounds": manifest["job"]["rounds"],
     }
 
 
