@@ -2,7 +2,7 @@
 time, CPU and memory, with and without a retraining job beside them.
 
     .venv/bin/python -m bench.cameras [--counts 1,4,9,16] [--seconds 60] [--soak 600]
-        [--with-job] [--out bench/results/cameras.json]
+        [--with-job] [--batch] [--out bench/results/cameras.json]
 
 Cameras are the real clips of `../shared/realdata/videos`, looped at their own frame rate,
 and the synthetic camera, all on the traffic model at 320 px and one inference thread,
@@ -11,8 +11,12 @@ the spread between cameras ((max - min) / mean), its capture-to-result latency i
 and last third of the run (a backlog would grow), the process's CPU use and resident memory.
 Throughput: the cameras decoding every frame as fast as they can, the sum of their detected
 frames/s against one camera alone (how close the engine gets to the detector's own rate).
-With `--gui S`, a 2x2 wall of the same cameras in the main window (offscreen Qt) for S
-seconds: the event loop's lateness (p50, p99 of a 20 ms timer) and each tile's frame rate.
+With `--batch`, only the throughput runs, each count played with one frame per inference call
+(`max_batch` 1) and with frames of the cameras on the same model stacked into one call
+(`max_batch` 4), back to back in alternating order: the aggregate detected frames/s of the
+two, and how many frames the calls held. With `--gui S`, a 2x2 wall of the same cameras in
+the main window (offscreen Qt) for S seconds: the event loop's lateness (p50, p99 of a 20 ms
+timer) and each tile's frame rate.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tvdesk.config import load_settings, project_root, traffic_model_path
-from tvdesk.core.session.engine import DetectionEngine
+from tvdesk.core.session.engine import MAX_BATCH, DetectionEngine
 from tvdesk.core.session.frame_loop import FrameResult
 from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import open_source
@@ -80,10 +84,12 @@ def specs(count: int, home: Path) -> list[str]:
     return sources
 
 
-def play(count: int, seconds: float, every_frame: bool, home: Path) -> dict:
+def play(
+    count: int, seconds: float, every_frame: bool, home: Path, max_batch: int = MAX_BATCH
+) -> dict:
     """Play `count` cameras for `seconds`; per-camera rates, fairness, latency, CPU, memory."""
     settings = replace(load_settings(), data_dir=home, traffic_imgsz=IMGSZ, inference_threads=1)
-    engine = DetectionEngine()
+    engine = DetectionEngine(max_batch=max_batch)
     rss_before = _rss_mb()
     cpu_before = time.process_time()
     plays = []
@@ -122,6 +128,8 @@ def play(count: int, seconds: float, every_frame: bool, home: Path) -> dict:
         "cpu_cores": round(cpu, 2),
         "rss_mb": round(rss_playing, 1),
         "rss_per_camera_mb": round((rss_playing - rss_before) / count, 1),
+        "max_batch": max_batch,
+        "frames_per_call": {str(k): v for k, v in sorted(engine.batches.items())},
     }
 
 
@@ -202,12 +210,16 @@ def main() -> int:
     parser.add_argument("--soak", type=float, default=600.0, help="4 cameras this long")
     parser.add_argument("--with-job", action="store_true")
     parser.add_argument("--gui", type=float, default=60.0, help="seconds of a 2x2 wall (0: no)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "cameras.json")
+    parser.add_argument("--batch", action="store_true", help="one frame a call against stacked")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not CLIPS.is_dir():
         sys.exit(f"{CLIPS} is missing: the benchmark needs ../shared/realdata")
     home = Path(f"/tmp/tvdesk-bench-cameras-{os.getpid()}")
     counts = [int(c) for c in args.counts.split(",")]
+    if args.batch:
+        return batching(counts, args.seconds, home, args.out or RESULTS / "cameras-batch.json")
+    args.out = args.out or RESULTS / "cameras.json"
     result: dict = {"cpu": os.uname().machine, "load_at_start": os.getloadavg()[0], "runs": []}
     jobs = [False, True] if args.with_job else [False]
     for job in jobs:
@@ -239,6 +251,29 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
+    return 0
+
+
+def batching(counts: list[int], seconds: float, home: Path, out: Path) -> int:
+    """Each count of cameras decoding every frame, with max_batch 1 and MAX_BATCH back to back
+    (the order alternating between counts): the aggregate detected frames/s of both."""
+    result: dict = {"cpu": os.uname().machine, "load_at_start": os.getloadavg()[0], "runs": []}
+    for number, count in enumerate(counts):
+        sizes = (1, MAX_BATCH) if number % 2 == 0 else (MAX_BATCH, 1)
+        runs = {
+            size: play(count, seconds, True, home, max_batch=size) | {"job_beside": False}
+            for size in sizes
+        }
+        for size in sizes:
+            result["runs"].append(runs[size])
+            print(_row(runs[size]), f"max_batch {size}: calls {runs[size]['frames_per_call']}")
+        ratio = runs[MAX_BATCH]["aggregate_fps"] / runs[1]["aggregate_fps"]
+        result.setdefault("stacked_over_single", {})[str(count)] = round(ratio, 3)
+        print(f"{count} cameras: aggregate stacked / one frame a call = {ratio:.3f}", flush=True)
+    result["load_at_end"] = os.getloadavg()[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

@@ -80,6 +80,16 @@ class RuntimeOptions:
     spin: bool = True
 
 
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame letterboxed into the model's input, with what finishing it needs."""
+
+    tensor: np.ndarray  # [1, 3, H, W]
+    letterbox: Letterbox
+    thresholds: Thresholds
+    preprocess_ms: float
+
+
 class OnnxDetector:
     """One loaded detection model. `detect` may run on one thread while another changes the
     thresholds; the new thresholds apply from the next frame."""
@@ -172,23 +182,44 @@ class OnnxDetector:
             return self._detect(frame)
 
     def _detect(self, frame: np.ndarray) -> Detections:
+        prepared = self.prepare_frame(frame)
+        if isinstance(prepared, Detections):
+            return prepared
+        started = perf_counter()
+        raw = self.run(prepared.tensor)
+        return self.finish_frame(prepared, raw, (perf_counter() - started) * 1e3)
+
+    def prepare_frame(self, frame: np.ndarray) -> PreparedFrame | Detections:
+        """`detect`'s first half: the frame letterboxed into the model's input, or no boxes
+        for an empty frame. A `DetectionEngine` runs the tensors of several cameras' frames
+        in one call, then each finishes its own (`finish_frame`)."""
         start = perf_counter()
-        thresholds = self.thresholds
         image = self._as_bgr(frame)
         if image is None:
             return Detections(names=self.info.names)
         letterbox = self.letterbox_for(image.shape[:2])
         tensor = letterbox.to_tensor(image, self.info.input_dtype)
-        prepared = perf_counter()
-        raw = self.run(tensor)
-        inferred = perf_counter()
-        detections = self._decode(raw, letterbox, thresholds)
-        done = perf_counter()
-        self.last_frame_hw = image.shape[:2]
+        return PreparedFrame(tensor, letterbox, self.thresholds, (perf_counter() - start) * 1e3)
+
+    def finish_frame(
+        self, prepared: PreparedFrame, raw: np.ndarray, inference_ms: float
+    ) -> Detections:
+        """`detect`'s second half: the boxes of `prepared` from its raw model output."""
+        start = perf_counter()
+        detections = self._decode(raw, prepared.letterbox, prepared.thresholds)
+        self.last_frame_hw = prepared.letterbox.frame_hw
         self.timings = StageTimes(
-            (prepared - start) * 1e3, (inferred - prepared) * 1e3, (done - inferred) * 1e3
+            prepared.preprocess_ms, inference_ms, (perf_counter() - start) * 1e3
         )
         return detections
+
+    def batch_key(self, prepared: PreparedFrame) -> tuple | None:
+        """What frames must share to run stacked in one call on any detector with this key
+        (the same model file and version at the same input size), or None when this model's
+        input takes one frame at a time."""
+        if not self.info.batches:
+            return None
+        return (str(self.path), self.version, self.precision, prepared.tensor.shape[1:])
 
     def letterbox_for(self, frame_hw: tuple[int, int]) -> Letterbox:
         return Letterbox.fit(frame_hw, self.input_hw, self.info.stride if self.rect else None)
@@ -205,10 +236,10 @@ class OnnxDetector:
             raise DetectorError(
                 f"{self.path}: inference failed on an input of shape {tensor.shape} ({exc})"
             ) from exc
-        if raw.ndim != 3 or raw.shape[:2] != (1, 4 + len(self.names)):
+        if raw.ndim != 3 or raw.shape[:2] != (len(tensor), 4 + len(self.names)):
             raise DetectorError(
                 f"{self.path}: the model output has shape {raw.shape}; expected "
-                f"[1, {4 + len(self.names)}, anchors] for {len(self.names)} "
+                f"[{len(tensor)}, {4 + len(self.names)}, anchors] for {len(self.names)} "
                 f"classes"
             )
         return raw

@@ -58,6 +58,7 @@ class ModelInfo:
     input_dtype: type
     output_name: str
     precision: str = "fp32"  # what the weights and arithmetic are: fp32, fp16 or int8
+    batches: bool = False  # the input's batch size is dynamic: frames can run stacked
 
     @property
     def dynamic(self) -> bool:
@@ -139,6 +140,7 @@ def read_model_info(path: Path, session: ort.InferenceSession) -> ModelInfo:
     meta = session.get_modelmeta().custom_metadata_map
     _check_task(path, meta)
     input_name, input_dtype, fixed_hw = _input_signature(path, session)
+    batches = not isinstance(session.get_inputs()[0].shape[0], int)
     output_name, channels = _output_signature(path, session)
     names = _class_names(path, meta, channels)
     stride = int(_literal(meta.get("stride")) or DEFAULT_STRIDE)
@@ -152,6 +154,7 @@ def read_model_info(path: Path, session: ort.InferenceSession) -> ModelInfo:
         input_dtype=input_dtype,
         output_name=output_name,
         precision=meta.get(PRECISION_KEY) or ("fp16" if input_dtype == np.float16 else "fp32"),
+        batches=batches,
     )
 
 

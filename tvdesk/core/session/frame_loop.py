@@ -6,7 +6,6 @@ the benchmark and the tests run the very same loop headless.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -124,15 +123,15 @@ class FrameLoop:
         observers: Mapping[str, FrameObserver] | None = None,
         consumers: Sequence[FrameConsumer] = (),
         every_frame: bool = False,
-        turn: Callable[[], contextlib.AbstractContextManager] | None = None,
+        detect_with: Callable[[DetectorLike, np.ndarray], Detections] | None = None,
         detect_every_max: int = 1,
     ) -> None:
-        """`turn`: what to hold while a frame is detected (a `DetectionEngine`'s turn when
-        several cameras share the CPU); default: nothing."""
+        """`detect_with(detector, image)`: how a frame is detected (a `DetectionEngine`'s
+        turn, when several cameras share the CPU); default: `detector.detect(image)`."""
         most = 1 if every_frame else detect_every_max
         self.source = source
         self.slot = slot
-        self._turn = turn or contextlib.nullcontext
+        self._detect_with = detect_with or _detect_alone
         self.observers = dict(observers or {})
         self.consumers = list(consumers)
         self.cadence = DetectionCadence(most)
@@ -285,8 +284,7 @@ class FrameLoop:
     def _detect(self, detector: DetectorLike, frame: Frame) -> Detections:
         """The detector's boxes, waiting for the turn; the cadence and carrier learn them."""
         started = time.perf_counter()
-        with self._turn():
-            detections = detector.detect(frame.image)
+        detections = self._detect_with(detector, frame.image)
         self.cadence.detected(time.perf_counter() - started)
         if self._carrier is not None:
             self._carrier.detected(detections, frame.timestamp)
@@ -308,3 +306,7 @@ class FrameLoop:
             self._feed.dropped,
             self.cadence.every,
         )
+
+
+def _detect_alone(detector: DetectorLike, image: np.ndarray) -> Detections:
+    return detector.detect(image)

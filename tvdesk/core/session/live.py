@@ -190,7 +190,11 @@ class LiveSession:
             observers=observers,
             consumers=[*own, *consumers],
             every_frame=every_frame,
-            turn=(lambda: self.engine.turn(key)) if self.engine else None,
+            detect_with=(
+                (lambda detector, image: self.engine.detect(key, detector, image))
+                if self.engine
+                else None
+            ),
             detect_every_max=self._stream.camera.detection.detect_every_max
             or self.settings.detect_every_max,
         )
