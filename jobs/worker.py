@@ -104,7 +104,7 @@ def start_local_worker(
     )
     out = open(log or data_dir / "worker.log", "ab")  # noqa: SIM115 - the child owns it
     try:
-        return subprocess.Popen(
+        worker = subprocess.Popen(
             [*worker_command(), LOCAL_FLAG],
             env=env,
             stdout=out,
@@ -115,6 +115,11 @@ def start_local_worker(
         )
     finally:
         out.close()
+    # Claimed now, not once the child has loaded its libraries (seconds): an approval right
+    # after this one must find it running rather than start a second worker (and relay),
+    # which would register a remote job's candidate twice.
+    atomic.write_text(data_dir / PID_FILE, f"{socket.gethostname()} {worker.pid}\n")
+    return worker
 
 
 def worker_command() -> list[str]:

@@ -20,7 +20,7 @@ from retrain_support import (
 )
 
 from jobs.queue import QueueUnavailableError, open_queue
-from jobs.worker import local_worker_running
+from jobs.worker import local_worker_running, start_local_worker
 from tvdesk.commands import retrain
 from tvdesk.config import Settings, save_settings
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
@@ -133,3 +133,14 @@ def test_unreachable_redis_is_a_clear_error_and_playback_goes_on(tiny_model):
     message = str(caught.value)
     assert "cannot reach the job queue redis://:***@127.0.0.1" in message
     assert "Playback is not affected" in message and password not in message
+
+
+def test_a_worker_counts_as_running_as_soon_as_it_is_started(isolated_home):
+    """Two approvals in a row (two cameras) must start one local worker, not two: two would
+    each follow the remote jobs and register a candidate twice."""
+    worker = start_local_worker(isolated_home)
+    try:
+        assert local_worker_running(isolated_home)  # before the child has loaded anything
+    finally:
+        worker.terminate()
+        worker.wait(30)
