@@ -53,6 +53,16 @@ def _lineage(store, home) -> list[tuple[str, str | None]]:
     return [(v.version, names.get(v.parent_id)) for v in versions]
 
 
+def _three_rounds_then_stop(store, job_id: int, long_stream, live_capture):
+    """Let the camera play on into rounds 2 and 3, stop the job after round 3; the job ended."""
+    wait_for(store, job_id, _collecting(2))
+    release_frames(long_stream, live_capture, range(100, 140))  # the camera plays on
+    wait_for(store, job_id, _collecting(3))
+    stop_job(store, job_id, after_round=True)
+    release_frames(long_stream, live_capture, range(140, 190))
+    return wait_for(store, job_id, lambda j: j.state.finished)
+
+
 @pytest.fixture(params=["local", "redis"])
 def queue_url(request, tmp_path) -> Iterator[str]:
     """The local SQLite queue, or a real redis-server."""
@@ -69,12 +79,7 @@ def test_rounds_go_on_from_the_last_promoted_version_until_stopped_after_one(
     job = request_retrain(store, captured[1], live_capture, _refining(base_yaml))
     open_queue(url=queue_url).submit_retrain(job.id)
     with worker_process(isolated_home, queue_url=queue_url):
-        wait_for(store, job.id, _collecting(2))
-        release_frames(long_stream, live_capture, range(100, 140))  # the camera plays on
-        wait_for(store, job.id, _collecting(3))
-        stop_job(store, job.id, after_round=True)
-        release_frames(long_stream, live_capture, range(140, 190))
-        done = wait_for(store, job.id, lambda j: j.state.finished)
+        done = _three_rounds_then_stop(store, job.id, long_stream, live_capture)
 
     assert done.state == JobState.SUCCEEDED, done.message
     assert done.message.startswith("round 3: tvdesk-base version 4 is live on camera")
@@ -109,12 +114,7 @@ def test_rounds_go_on_with_the_training_on_another_machine(
         training_worker(tmp_path, url) as worker,
         approved_remotely(store, (live_capture, captured[1]), settings, url, isolated_home) as job,
     ):
-        wait_for(store, job.id, _collecting(2))
-        release_frames(long_stream, live_capture, range(100, 140))
-        wait_for(store, job.id, _collecting(3))
-        stop_job(store, job.id, after_round=True)
-        release_frames(long_stream, live_capture, range(140, 190))
-        done = wait_for(store, job.id, lambda j: j.state.finished)
+        done = _three_rounds_then_stop(store, job.id, long_stream, live_capture)
 
     assert done.state == JobState.SUCCEEDED, done.message
     assert done.message.startswith("round 3: tvdesk-base version 4 is live on camera")

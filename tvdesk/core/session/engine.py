@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,8 +61,7 @@ class _Request:
     raw: np.ndarray | None = None  # the frame's model output, once run
     inference_ms: float = 0.0
     error: BaseException | None = None
-    batch: int = 0  # frames in the call it ran in
-    done: bool = field(default=False)
+    done: bool = False
 
 
 class DetectionEngine:
@@ -161,7 +160,7 @@ class DetectionEngine:
                         if raw is not None
                         else error or RuntimeError("the call this frame ran in was interrupted")
                     )
-                    member.inference_ms, member.batch, member.done = elapsed_ms, len(batch), True
+                    member.inference_ms, member.done = elapsed_ms, True
                 self.batches[len(batch)] = self.batches.get(len(batch), 0) + 1
                 self._running -= 1
                 self._lock.notify_all()
