@@ -12,6 +12,7 @@ import pytest
 from detector_support import fixed_output_model, raw_output, ultralytics_metadata
 
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
+from tvdesk.core.drift import IMAGE_FEATURES, DriftConfig, DriftMonitor
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.session.capture import (
     FRAMES_FOLDER,
@@ -39,10 +40,14 @@ def model(tmp_path_factory):
     return fixed_output_model(folder / "m.onnx", [head], ultralytics_metadata(NAMES))
 
 
-def _play(model, buffer, frames):
+def _play(model, buffer, frames, observers=None):
     source = SyntheticSource("day-night", fps=1.0, size=(160, 90), paced=False)
     loop = FrameLoop(
-        source, DetectorSlot(OnnxDetector(model)), consumers=[buffer], every_frame=True
+        source,
+        DetectorSlot(OnnxDetector(model)),
+        observers=observers,
+        consumers=[buffer],
+        every_frame=True,
     )
     loop.start()
     while loop.running and loop.frames < frames:
@@ -79,6 +84,32 @@ def test_a_frame_carries_detections_features_and_truth(model, tmp_path):
     assert frame.truth is not None and len(frame.truth[0]) == len(frame.truth[1])
     [labelled] = OracleLabeler().label([frame])
     assert labelled.lines == tuple(yolo_lines(GroundTruth(*frame.truth), 160, 90))
+
+
+def test_a_frame_keeps_the_features_the_drift_monitor_measured_on_it(model, tmp_path):
+    """Edge recall needs the camera's background, which only the monitor has learnt: the
+    sidecar takes the monitor's numbers, so a condition's spread can be read off the ring."""
+    config = DriftConfig(baseline_seconds=600.0, background_seconds=2.0)
+    seen: list[np.ndarray] = []
+
+    class Recorded(DriftMonitor):
+        def update(self, frame, detections, timestamp):
+            status = super().update(frame, detections, timestamp)
+            seen.append(status.values)
+            return status
+
+    buffer = CaptureBuffer(tmp_path / "cam")
+    _play(model, buffer, 6, observers={"drift": Recorded(config=config)})
+    buffer.close()
+    frame = load_frame(tmp_path / "cam", 5)
+    measured = dict(zip(IMAGE_FEATURES, seen[5][: len(IMAGE_FEATURES)], strict=True))
+    assert np.isfinite(frame.features["edge_recall"])
+    assert frame.features == pytest.approx(measured, nan_ok=True)
+
+    alone = CaptureBuffer(tmp_path / "alone")  # no monitor: measured by the capture itself
+    _play(model, alone, 3)
+    alone.close()
+    assert np.isnan(load_frame(tmp_path / "alone", 2).features["edge_recall"])
 
 
 def test_a_job_keeps_its_frames_whatever_the_ring_evicts_later(model, tmp_path):

@@ -5,9 +5,11 @@ the monitor follows it; an expected condition stops alarming."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import cv2
+import numpy as np
 import pytest
 
 from jobs.queue import open_queue
@@ -15,11 +17,13 @@ from jobs.retraining import RetrainApprover
 from tvdesk.config import RetrainSettings, Settings
 from tvdesk.core.detector.int8_copy import fp32_path
 from tvdesk.core.drift import DriftMonitor
+from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.status import ALARM
 from tvdesk.core.registry import Candidate, version_profile
-from tvdesk.core.session.capture import stored_indices
+from tvdesk.core.session.capture import CaptureBuffer, stored_indices
 from tvdesk.core.session.events import AlarmRaised, JobQueued, ModelPromoted, RetrainPlan, SwapDone
 from tvdesk.core.session.frame_loop import FrameLoop
+from tvdesk.core.session.learnt_condition import reference_after_swap
 from tvdesk.core.session.live import LiveSession
 from tvdesk.core.session.start import start_session
 from tvdesk.core.sources import SyntheticSource
@@ -221,6 +225,59 @@ def test_a_version_trained_on_night_has_a_profile_in_which_night_is_not_drift(
         assert loop.wait(120).reason == "ended"
         raised = [r for r in results if r.observations["drift"].raised is not None]
         assert len(raised) == alarms, [r.observations["drift"].raised.summary for r in raised]
+
+
+def test_after_a_swap_the_repaired_conditions_captured_stream_widens_its_mode(
+    session, bundled_model, tmp_path
+):
+    """The version a job made for a night alarm: the synthetic camera moves to its profile,
+    with the night mode's image-feature spread widened to the night frames the capture ring
+    holds (as the monitor measured them), never narrowed; its other modes and calibration
+    are the version's."""
+    bundled = session.registry.base_version(bundled_model)
+    night = Scenario("night", (Segment("night", 60.0),))
+    data = write_dataset(
+        tmp_path / "train", DatasetSpec(conditions=("day",), train=30, val=0, seed=3)
+    )
+    images = data.parent / "images"
+    capture = CaptureBuffer(tmp_path / "ring")
+    monitor = DriftMonitor(version_profile(bundled))
+    loop = FrameLoop(
+        SyntheticSource(night, fps=FPS, paced=False, seed=1),
+        session.slot,
+        observers={"drift": monitor},
+        consumers=[capture],
+        every_frame=True,
+    )
+    loop.start()
+    assert loop.wait(120).reason == "ended"
+    capture.close()
+    indices = stored_indices(tmp_path / "ring")
+    for index in indices[:20]:  # the frames a short first round trained on
+        shutil.copy(tmp_path / "ring" / "frames" / f"{index:08d}.jpg", images / "train")
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    child = session.registry.register(
+        "tvdesk-base",
+        Candidate(bundled_model, bundled_model.with_suffix(".pt"), card, train_images=images),
+        parent_id=bundled.id,
+    )
+    store = session.store
+    event = store.drift_events.save(
+        DriftEvent(start=0.0, drivers={"luma_mean": -9.0}, severity=2.0, frame_indices=(0, 1))
+    )
+    job = store.jobs.create(
+        "retrain", {"event_id": event.id, "capture_dir": str(tmp_path / "ring")}
+    )
+    store.jobs.update(job.id, result={"model_ids": [child.id]})
+
+    own = version_profile(child)
+    camera = _synthetic_camera(session)
+    after = reference_after_swap(store, camera, version_profile(bundled), child)
+    assert after.calibration == own.calibration and len(after.modes) == len(own.modes)
+    stretch = np.array([m.scale / o.scale for m, o in zip(after.modes, own.modes, strict=True)])
+    assert np.nanmin(stretch) >= 1.0 and np.nanmax(stretch) > 1.0
+    unrepaired = reference_after_swap(store, camera, own, bundled)  # no job made it
+    assert unrepaired.to_dict() == version_profile(bundled).to_dict()
 
 
 def test_the_plan_says_what_approve_starts_in_the_operators_terms():

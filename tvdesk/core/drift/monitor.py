@@ -173,7 +173,7 @@ class DriftMonitor:
         if block is not None:
             raised = self._advance(block)
         ended, self._pending_end = self._pending_end, None
-        self._last_status = self._status(timestamp, index, raised, ended)
+        self._last_status = self._status(timestamp, index, raised, ended, _frozen(values))
         return self._last_status
 
     # -- the test ----------------------------------------------------------------------------
@@ -281,7 +281,12 @@ class DriftMonitor:
         return self._last_status.timestamp if self._last_status else 0.0
 
     def _status(
-        self, timestamp: float, index: int, raised: DriftEvent | None, ended: DriftEvent | None
+        self,
+        timestamp: float,
+        index: int,
+        raised: DriftEvent | None,
+        ended: DriftEvent | None,
+        values: np.ndarray,
     ) -> DriftStatus:
         if self._state == LEARNING:
             zeros = self._empty
@@ -298,9 +303,17 @@ class DriftMonitor:
                 ended=ended,
                 learnt_seconds=recorder.elapsed if recorder else 0.0,
                 baseline_seconds=recorder.seconds if recorder else 0.0,
+                values=values,
             )
         return DriftStatus(
-            timestamp, index, self._state, FEATURES, *self._snapshot, raised=raised, ended=ended
+            timestamp,
+            index,
+            self._state,
+            FEATURES,
+            *self._snapshot,
+            raised=raised,
+            ended=ended,
+            values=values,
         )
 
 

@@ -35,6 +35,8 @@ class DriftStatus:
     `statistic` is the signed CUSUM per feature (+ above the reference, - below; the side
     nearer its threshold), `threshold` that side's alarm level, `deviation` the last block's
     robust sigmas. `raised` and `ended` carry the event that this very frame raised or ended.
+    `values` is this frame's own feature vector, as the monitor measured it (NaN where it
+    could not), for whoever keeps the frame (the capture ring).
     """
 
     timestamp: float
@@ -50,6 +52,7 @@ class DriftStatus:
     ended: DriftEvent | None = None
     learnt_seconds: float = 0.0  # while learning a baseline: how much of it is recorded
     baseline_seconds: float = 0.0  # ... and how much it needs
+    values: np.ndarray | None = None
 
     @property
     def alarm(self) -> bool:

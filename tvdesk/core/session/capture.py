@@ -27,6 +27,7 @@ from tvdesk.core import atomic
 from tvdesk.core.detector.detections import Detections
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.features import IMAGE_FEATURES, FrameFeatures
+from tvdesk.core.drift.status import DriftStatus
 from tvdesk.core.session.frame_loop import FrameResult
 
 logger = logging.getLogger(__name__)
@@ -135,11 +136,19 @@ class CaptureBuffer:
         if not ok:
             raise OSError(f"JPEG encoding failed for frame {frame.index}")
         atomic.write_bytes(stem.with_suffix(".jpg"), jpeg.tobytes())
-        features = dict(zip(IMAGE_FEATURES, self._features(frame.image).tolist(), strict=True))
+        features = dict(zip(IMAGE_FEATURES, self._image_features(result).tolist(), strict=True))
         sidecar = _sidecar(result, features)
         atomic.write_text(stem.with_suffix(".json"), json.dumps(sidecar) + "\n")
         self._ring.append(frame.index)
         self._evict()
+
+    def _image_features(self, result: FrameResult) -> np.ndarray:
+        """The frame's image features as the drift monitor measured them (its edge recall is
+        against the camera's background, which only the monitor knows), else measured here."""
+        for observation in result.observations.values():
+            if isinstance(observation, DriftStatus) and observation.values is not None:
+                return observation.values[: len(IMAGE_FEATURES)]
+        return self._features(result.frame.image)
 
     def _evict(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tvdesk.core.drift.condition_spread import widened_to_stream
 from tvdesk.core.drift.event import DriftEvent
 from tvdesk.core.drift.features import FEATURES, IMAGE_FEATURES, detection_features
 from tvdesk.core.drift.reference import ProfileError, ReferenceProfile, robust_mode
@@ -21,21 +22,17 @@ def with_condition(
     profile: ReferenceProfile, capture_dir: Path, event: DriftEvent
 ) -> ReferenceProfile:
     """`profile` plus one mode: the condition of the captured frames since the event began."""
-    first = min(event.frame_indices, default=0)
-    rows = []
-    for index in (i for i in stored_indices(capture_dir) if i >= first):  # the condition so far
-        try:
-            frame = load_frame(capture_dir, index)
-        except Exception:
-            continue
-        image = [frame.features.get(name, np.nan) for name in IMAGE_FEATURES]
-        rows.append(np.concatenate([image, detection_features(frame.detections)]))
+    rows, _ = condition_frames(capture_dir, event)
+    return _with_mode(profile, rows, event)
+
+
+def _with_mode(profile: ReferenceProfile, rows: np.ndarray, event: DriftEvent) -> ReferenceProfile:
     if len(rows) < 2:
         raise ProfileError(
             "too few frames of this alarm are captured to learn its condition; "
             "record a new baseline instead"
         )
-    mode = robust_mode(np.array(rows, np.float64), FEATURES)
+    mode = robust_mode(rows, FEATURES)
     learnt = ReferenceProfile(profile.features, (mode,)).widened_to(profile)
     return ReferenceProfile(
         profile.features,
@@ -46,19 +43,40 @@ def with_condition(
     )
 
 
+def condition_frames(capture_dir: Path, event: DriftEvent) -> tuple[np.ndarray, list[float]]:
+    """The captured frames since `event` began, in stream order: their feature rows
+    (`FEATURES`; the detection features are those of the model that saw them) and times."""
+    first = min(event.frame_indices, default=0)
+    rows, times = [], []
+    for index in (i for i in stored_indices(capture_dir) if i >= first):  # the condition so far
+        try:
+            frame = load_frame(capture_dir, index)
+        except Exception:
+            continue
+        image = [frame.features.get(name, np.nan) for name in IMAGE_FEATURES]
+        rows.append(np.concatenate([image, detection_features(frame.detections)]))
+        times.append(frame.timestamp)
+    return np.array(rows, np.float64).reshape(-1, len(FEATURES)), times
+
+
 def reference_after_swap(
     store: Store, camera: Camera, current: ReferenceProfile, version: ModelVersion
 ) -> ReferenceProfile | None:
     """What `camera` tests against once `version` runs: the synthetic camera takes the
     version's training profile; a real camera adds the condition the version's retraining
-    learnt (the frames of the alarm it repaired). None: keep the current reference."""
-    if camera.synthetic:
-        return version_profile(version)
+    learnt (the frames of the alarm it repaired). Either way, where the version repaired an
+    alarm, the spread of the condition's frames captured so far widens the modes they fall
+    in (`condition_spread`: a mode learnt from a round's seconds of frames understates it).
+    None: keep the current reference."""
     repaired = alarm_repaired_by(store, version)
-    if repaired is None:
-        return None
+    profile = version_profile(version) if camera.synthetic else None
+    if repaired is None or (camera.synthetic and profile is None):
+        return profile
     event, capture_dir = repaired
-    return with_condition(current, capture_dir, event)
+    rows, times = condition_frames(capture_dir, event)
+    if not camera.synthetic:
+        profile = _with_mode(current, rows, event)
+    return widened_to_stream(profile, rows, times)
 
 
 def alarm_repaired_by(store: Store, version: ModelVersion) -> tuple[DriftEvent, Path] | None:

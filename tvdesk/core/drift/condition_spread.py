@@ -1,0 +1,78 @@
+"""A condition's spread measured on its own stream.
+
+A mode learnt from a retraining's frames (the 20-odd seconds of night that round 1 trained
+on) states the condition's centre well and its spread badly: a night's highlights and the
+sharpness near the road move with the headlights in view, which a short stretch does not
+show. The thresholds a new version inherits were calibrated on streams of the old normal,
+so a stretch of dense traffic a few minutes later reads as drift (measured on the demo
+world: "highlights +2σ" 402 s after a night version went live, "sharpness (bottom
+centre-right) +4σ" 35 s after one whose night came from 25 s of frames).
+
+The camera's capture ring holds minutes of the condition in stream order. Averaged over
+the test's blocks and compared with the mode they are nearest to, those frames show how far
+the condition's own blocks stray; where they stray beyond the calibrated allowance, that
+mode's scale is widened until they no longer do.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from tvdesk.core.drift.calibration import Calibration
+from tvdesk.core.drift.features import IMAGE_FEATURES
+from tvdesk.core.drift.reference import ReferenceProfile
+from tvdesk.core.drift.sequential import BlockAverager
+
+ENVELOPE_QUANTILE = 0.99  # the lowest quantile the calibration takes an allowance at
+MIN_BLOCKS = 30  # blocks of a mode's own stream before its spread is trusted (30 s)
+
+
+def widened_to_stream(
+    profile: ReferenceProfile, rows: np.ndarray, timestamps: Sequence[float]
+) -> ReferenceProfile:
+    """`profile` with each mode's image-feature scales widened, where needed, so that the
+    block deviations of a condition's frames (`rows`: (frames, profile.features) in stream
+    order, `timestamps` in seconds) that lie nearest to that mode stay within the calibrated
+    allowance at its `ENVELOPE_QUANTILE`. Detection features are left as they are: the
+    captured frames were seen by the model being replaced. Without a calibration, or with
+    fewer than `MIN_BLOCKS` blocks nearest to a mode, that mode is kept as it is."""
+    if profile.calibration is None or len(rows) == 0:
+        return profile
+    blocks = block_means(np.asarray(rows, np.float64), timestamps, profile.calibration)
+    if len(blocks) < MIN_BLOCKS:
+        return profile
+    z, nearest = profile.deviations_of_rows(blocks)
+    allowance, _ = profile.calibration.arrays(profile.features)
+    image = np.array([name in IMAGE_FEATURES for name in profile.features])
+    modes = list(profile.modes)
+    for m, mode in enumerate(modes):
+        own = z[nearest == m]
+        if len(own) < MIN_BLOCKS:
+            continue
+        with warnings.catch_warnings():  # a feature no frame measured stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            above = np.nanquantile(own, ENVELOPE_QUANTILE, axis=0) / allowance[:, 1]
+            below = -np.nanquantile(own, 1.0 - ENVELOPE_QUANTILE, axis=0) / allowance[:, 0]
+        stretch = np.fmax(np.fmax(above, below), 1.0)
+        stretch = np.where(image & np.isfinite(stretch), stretch, 1.0)
+        modes[m] = replace(mode, scale=mode.scale * stretch)
+    return replace(profile, modes=tuple(modes))
+
+
+def block_means(
+    rows: np.ndarray, timestamps: Sequence[float], calibration: Calibration
+) -> np.ndarray:
+    """The frames' features averaged over the test's blocks of stream time, in order."""
+    averager = BlockAverager(rows.shape[1], calibration.block_seconds)
+    blocks = [
+        block.mean
+        for index, (values, t) in enumerate(zip(rows, timestamps, strict=True))
+        if (block := averager.add(values, float(t), index)) is not None
+    ]
+    if (last := averager.flush()) is not None:
+        blocks.append(last.mean)
+    return np.array(blocks, np.float64).reshape(-1, rows.shape[1])
