@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import cv2
+import numpy as np
 import pytest
 
 from tvdesk.core.synth.dataset import DatasetError, DatasetSpec, write_dataset
 from tvdesk.retrain.dataset import (
+    HIDDEN_GREY,
     LabelledImage,
     app_data_repo,
     assemble_dataset,
     data_version,
     dataset_versions,
     dvc_status,
+    hide_regions,
     push_dataset,
     version_dataset,
 )
@@ -41,6 +45,33 @@ def test_assembly_splits_new_frames_and_replays_base_images(tmp_path, base_yaml)
     labels = (data.parent / "labels" / "val" / "new_000000.txt").read_text()
     assert labels.startswith("0 0.5 0.5 0.1")
     assert "names" in data.read_text() and "car" in data.read_text()
+
+
+def test_regions_the_labels_are_unsure_of_are_painted_grey_around_the_labelled_boxes(
+    tmp_path, base_yaml
+):
+    """A teacher's unsure box is hidden in the written image; a labelled box inside it is
+    kept as it was; the rest of the image and the labels are untouched."""
+    source = sorted((base_yaml.parent / "images" / "train").iterdir())[0]
+    original = cv2.imread(str(source))
+    labelled = "0 0.300000 0.500000 0.100000 0.200000"  # x 0.25-0.35, y 0.4-0.6
+    item = LabelledImage(source, (labelled,), hidden=((0.2, 0.3, 0.5, 0.7),))
+    data = assemble_dataset(tmp_path / "ds", [item], base_yaml, replay=0, val_fraction=0.0, seed=0)
+    [written] = (data.parent / "images" / "train").iterdir()
+    image = cv2.imread(str(written)).astype(int)
+    hidden_only = _part(image, 0.32, 0.68, 0.37, 0.48)
+    assert np.abs(hidden_only - HIDDEN_GREY).mean() < 2  # JPEG rings a little at its edges
+    box = _part(image, 0.42, 0.58, 0.27, 0.33) - _part(original, 0.42, 0.58, 0.27, 0.33)
+    assert np.abs(box).mean() < 8
+    rest = _part(image, 0.0, 1.0, 0.6, 1.0) - _part(original, 0.0, 1.0, 0.6, 1.0)
+    assert np.abs(rest).mean() < 4
+    assert (data.parent / "labels" / "train" / f"{written.stem}.txt").read_text() == labelled + "\n"
+    assert np.array_equal(hide_regions(original, (), ()), original)
+
+
+def _part(image, y1, y2, x1, x2):
+    height, width = image.shape[:2]
+    return image[int(y1 * height) : int(y2 * height), int(x1 * width) : int(x2 * width)].astype(int)
 
 
 def test_no_labelled_frames_is_a_clear_error(tmp_path, base_yaml):

@@ -3,6 +3,8 @@ model on the synthetic night and on the real night dashcam clip."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -102,6 +104,25 @@ def test_the_teacher_leaves_out_the_frames_it_doubts(tmp_path):
     assert all(why for _, why in strict.doubtful)
     reviewing = TeacherLabeler(EnsembleTeacher(model, settings), keep_doubtful=True)
     assert len(reviewing.label(frames)) == 3 and not reviewing.doubtful
+
+
+def test_the_teachers_unsure_boxes_are_hidden_not_labelled(tmp_path):
+    """Boxes from hide_score up to keep_score become hidden regions of the frame, none of
+    them a label; with hide_score at 1 nothing is hidden."""
+    model = resources_dir() / "models" / "tvdesk-base.onnx"
+    frames = _frames(tmp_path, "night", 3, size=(640, 360))
+    settings = TeacherSettings(sizes=(640,), mirror=False, doubt_boxes=99, hide_score=0.01)
+    teacher = EnsembleTeacher(model, settings)
+    labelled = TeacherLabeler(teacher).label(frames)
+    assert sum(len(item.hidden) for item in labelled) > 0
+    for item, frame in zip(labelled, frames, strict=True):
+        fused = teacher.boxes(cv2.imread(str(frame.image)))
+        band = (fused.scores >= 0.01) & (fused.scores < settings.keep_score)
+        assert len(item.hidden) == int(band.sum())
+        assert len(item.lines) == int((fused.scores >= settings.keep_score).sum())
+        assert all(0.0 <= v <= 1.0 for region in item.hidden for v in region)
+    never = EnsembleTeacher(model, replace(settings, hide_score=1.0))
+    assert not any(item.hidden for item in TeacherLabeler(never).label(frames))
 
 
 def test_oracle_refuses_frames_without_truth(tmp_path):

@@ -88,7 +88,11 @@ class TeacherLabeler:
             if labels.doubtful and not self.keep_doubtful:
                 self.doubtful.append((frame.index, labels.doubts))
                 continue
-            labelled.append(LabelledImage(frame.image, tuple(_lines(labels.boxes, image))))
+            labelled.append(
+                LabelledImage(
+                    frame.image, tuple(_lines(labels.boxes, image)), _regions(labels.unsure, image)
+                )
+            )
         if self.doubtful:
             logger.info("the teacher left out %d doubtful frames", len(self.doubtful))
         return labelled
@@ -109,6 +113,17 @@ def _read(path: Path) -> np.ndarray:
     if image is None:
         raise LabelError(f"cannot read {path}: the frame is missing or damaged")
     return image
+
+
+def _regions(
+    boxes: Detections | None, image: np.ndarray
+) -> tuple[tuple[float, float, float, float], ...]:
+    """Boxes as regions (x1 y1 x2 y2) in fractions of the image, for `LabelledImage.hidden`."""
+    if boxes is None or not len(boxes):
+        return ()
+    height, width = image.shape[:2]
+    scaled = np.clip(boxes.xyxy / np.array([width, height, width, height]), 0.0, 1.0)
+    return tuple(tuple(round(float(v), 5) for v in box) for box in scaled)
 
 
 def _lines(boxes: Detections, image: np.ndarray) -> list[str]:

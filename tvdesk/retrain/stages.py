@@ -169,13 +169,19 @@ def label(ctx: JobContext) -> None:
     labeler = _labeler(ctx)
     labelled = labeler.label(frames)
     (ctx.workspace / rounds.round_file(LABELS_FILE, ctx.round)).write_text(
-        json.dumps([{"image": str(item.image), "lines": list(item.lines)} for item in labelled])
+        json.dumps(
+            [
+                {"image": str(item.image), "lines": list(item.lines), "hidden": item.hidden}
+                for item in labelled
+            ]
+        )
     )
     doubtful = getattr(labeler, "doubtful", [])  # the teacher's frames left out, with why
     boxes = sum(len(item.lines) for item in labelled)
     ctx.remember(
         labelled=len(labelled),
         boxes=boxes,
+        hidden_regions=sum(len(item.hidden) for item in labelled),
         doubtful=len(doubtful),
         doubts=[{"frame": i, "why": list(why)} for i, why in doubtful[:DOUBTS_KEPT]],
     )
@@ -234,7 +240,11 @@ def _labelled(ctx: JobContext, round_: int) -> list[LabelledImage]:
     """The frames round `round_` labelled."""
     path = ctx.workspace / rounds.round_file(LABELS_FILE, round_)
     return [
-        LabelledImage(Path(row["image"]), tuple(row["lines"]))
+        LabelledImage(
+            Path(row["image"]),
+            tuple(row["lines"]),
+            tuple(tuple(region) for region in row.get("hidden", ())),
+        )
         for row in json.loads(path.read_text())
     ]
 
