@@ -79,6 +79,8 @@ def build_report(run: DemoRun) -> dict:
             "message": run.job_message,
             "selected": result.get("selected"),
             "boxes": result.get("boxes"),
+            "hidden_regions": result.get("hidden_regions"),
+            "doubtful": result.get("doubtful"),
             "epochs_run": result.get("epochs_run"),
             "train_seconds": result.get("train_seconds"),
             "metrics": result.get("metrics"),
