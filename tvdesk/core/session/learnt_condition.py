@@ -4,6 +4,7 @@ reference a camera moves to when a new version of its model goes live."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from tvdesk.core.registry import version_profile
 from tvdesk.core.session.capture import load_frame, stored_indices
 from tvdesk.core.store import Camera, Store
 from tvdesk.core.store.model_version import ModelVersion
+
+logger = logging.getLogger(__name__)
 
 
 def with_condition(
@@ -76,7 +79,24 @@ def reference_after_swap(
     rows, times = condition_frames(capture_dir, event)
     if not camera.synthetic:
         profile = _with_mode(current, rows, event)
-    return widened_to_stream(profile, rows, times)
+    widened = widened_to_stream(profile, rows, times)
+    for before, after in zip(profile.modes, widened.modes, strict=True):
+        stretch = {
+            name: round(float(ratio), 2)
+            for name, ratio in zip(profile.features, after.scale / before.scale, strict=True)
+            if ratio > 1.0
+        }
+        if stretch:
+            logger.info(
+                "camera %s: a mode of %s v%s widened by the %d captured frames of alarm %s: %s",
+                camera.name,
+                version.name,
+                version.version,
+                len(rows),
+                event.id,
+                stretch,
+            )
+    return widened
 
 
 def alarm_repaired_by(store: Store, version: ModelVersion) -> tuple[DriftEvent, Path] | None:
