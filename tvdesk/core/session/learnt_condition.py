@@ -24,9 +24,10 @@ logger = logging.getLogger(__name__)
 def with_condition(
     profile: ReferenceProfile, capture_dir: Path, event: DriftEvent
 ) -> ReferenceProfile:
-    """`profile` plus one mode: the condition of the captured frames since the event began."""
-    rows, _ = condition_frames(capture_dir, event)
-    return _with_mode(profile, rows, event)
+    """`profile` plus one mode: the condition of the captured frames since the event began,
+    its spread widened to what those frames show of it (`condition_spread`)."""
+    rows, times = condition_frames(capture_dir, event)
+    return _widened(_with_mode(profile, rows, event), rows, times, event)
 
 
 def _with_mode(profile: ReferenceProfile, rows: np.ndarray, event: DriftEvent) -> ReferenceProfile:
@@ -76,9 +77,15 @@ def reference_after_swap(
     if repaired is None or (camera.synthetic and profile is None):
         return profile
     event, capture_dir = repaired
-    rows, times = condition_frames(capture_dir, event)
     if not camera.synthetic:
-        profile = _with_mode(current, rows, event)
+        return with_condition(current, capture_dir, event)
+    rows, times = condition_frames(capture_dir, event)
+    return _widened(profile, rows, times, event)
+
+
+def _widened(
+    profile: ReferenceProfile, rows: np.ndarray, times: list[float], event: DriftEvent
+) -> ReferenceProfile:
     widened = widened_to_stream(profile, rows, times)
     for before, after in zip(profile.modes, widened.modes, strict=True):
         stretch = {
@@ -88,10 +95,8 @@ def reference_after_swap(
         }
         if stretch:
             logger.info(
-                "camera %s: a mode of %s v%s widened by the %d captured frames of alarm %s: %s",
-                camera.name,
-                version.name,
-                version.version,
+                "a mode of %s widened by the %d captured frames of alarm %s: %s",
+                profile.source,
                 len(rows),
                 event.id,
                 stretch,
