@@ -94,7 +94,7 @@ def test_teacher_boxes_on_clear_frames_are_real_vehicles(realdata, tmp_path):
 
 def test_the_teacher_leaves_out_the_frames_it_doubts(tmp_path):
     """With a doubt threshold of one uncertain box, frames with any are left out and listed;
-    a reviewing teacher keeps them."""
+    a reviewing teacher keeps them, and so does one that hides the boxes it is unsure of."""
     model = resources_dir() / "models" / "tvdesk-base.onnx"
     settings = TeacherSettings(sizes=(640,), mirror=False, doubt_boxes=1, doubt_score=0.01)
     frames = _frames(tmp_path, "night", 3, size=(640, 360))
@@ -104,6 +104,9 @@ def test_the_teacher_leaves_out_the_frames_it_doubts(tmp_path):
     assert all(why for _, why in strict.doubtful)
     reviewing = TeacherLabeler(EnsembleTeacher(model, settings), keep_doubtful=True)
     assert len(reviewing.label(frames)) == 3 and not reviewing.doubtful
+    hiding = TeacherLabeler(EnsembleTeacher(model, replace(settings, hide_score=0.01)))
+    kept = hiding.label(frames)  # the boxes that made them doubtful are hidden: kept
+    assert len(kept) == 3 and not hiding.doubtful and any(item.hidden for item in kept)
 
 
 def test_the_teachers_unsure_boxes_are_hidden_not_labelled(tmp_path):

@@ -69,9 +69,11 @@ class OracleLabeler:
 
 class TeacherLabeler:
     """Pseudo-labels from the teacher (`teacher.EnsembleTeacher`: the model run the expensive
-    way), its confident boxes only. A frame the teacher has doubts about (many uncertain
-    boxes: its labels would miss vehicles, and training would learn them as road) is left
-    out, unless `keep_doubtful` (a person reviews them); `doubtful` lists what was left out."""
+    way): its confident boxes, and its unsure ones as hidden regions. A frame the teacher has
+    doubts about (many uncertain boxes: its labels would miss vehicles, and training would
+    learn them as road) is left out when those boxes are not hidden (`hide_score` above
+    `doubt_score`), unless `keep_doubtful` (a person reviews them); `doubtful` lists what was
+    left out."""
 
     name = "teacher"
 
@@ -79,13 +81,15 @@ class TeacherLabeler:
         self.teacher = teacher
         self.keep_doubtful = keep_doubtful
         self.doubtful: list[tuple[int, tuple[str, ...]]] = []  # (frame index, reasons)
+        settings = teacher.settings
+        self._hides_doubts = settings.hide_score <= settings.doubt_score
 
     def label(self, frames: Sequence[CapturedFrame]) -> list[LabelledImage]:
         labelled = []
         for frame in frames:
             image = _read(frame.image)
             labels = self.teacher.label(image)
-            if labels.doubtful and not self.keep_doubtful:
+            if labels.doubtful and not (self.keep_doubtful or self._hides_doubts):
                 self.doubtful.append((frame.index, labels.doubts))
                 continue
             labelled.append(
