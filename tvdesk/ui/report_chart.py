@@ -152,12 +152,12 @@ def save_rounds_chart(report: dict, path: Path) -> Path:
     if figures.get("bundled_day_map50"):
         target = 0.9 * figures["bundled_day_map50"]
         plot.addItem(pg.InfiniteLine(target, angle=0, pen=pg.mkPen("#1c71d8", style=dashed)))
-        plot.addItem(_label(f"night target {target:.3f} (0.9 x bundled day)", end, target))
+        plot.addItem(_label(f"night target {target:.3f} (0.9 x bundled day)", 0, target, (0, 0)))
     floor = rows[0]["day_map50"] - DAY_DROP_ALLOWED
     plot.addItem(pg.InfiniteLine(floor, angle=0, pen=pg.mkPen("#e5a50a", style=dashed)))
-    plot.addItem(_label(f"day floor {floor:.3f} (old day - {DAY_DROP_ALLOWED})", end, floor))
+    plot.addItem(_label(f"day floor {floor:.3f} (old day - {DAY_DROP_ALLOWED})", 0, floor, (0, 0)))
     plot.addItem(pg.InfiniteLine(TARGET_MINUTES, angle=90, pen=pg.mkPen("#c01c28", style=dashed)))
-    plot.addItem(_label(f"{TARGET_MINUTES} min", TARGET_MINUTES, 0.05, anchor=(1, 1)))
+    plot.addItem(_label(f"{TARGET_MINUTES} min", TARGET_MINUTES, 1.0, anchor=(1, 0)))
     for row in rows[1:]:
         x = row["live_minutes_after_approval"]
         plot.addItem(_label(f"v{row['version']}", x, row["night_map50"], anchor=(0, 1)))
