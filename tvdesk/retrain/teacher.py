@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from tvdesk.core.detector import Detections, OnnxDetector
+from tvdesk.core.detector.detections import box_iou
 from tvdesk.retrain.enhance import NIGHT_TARGET_LUMA, gamma, night_gamma
 
 logger = logging.getLogger(__name__)
@@ -191,9 +192,10 @@ class EnsembleTeacher:
         """Labels from a frame's fused boxes (`boxes`): the confident ones, and the doubts."""
         settings = self.settings
         kept = fused.select(fused.scores >= settings.keep_score)
-        unsure = fused.select(
-            (fused.scores >= settings.hide_score) & (fused.scores < settings.keep_score)
-        )
+        band = (fused.scores >= settings.hide_score) & (fused.scores < settings.keep_score)
+        if len(kept) and band.any():  # a second box (or class) on a labelled vehicle: not unsure
+            band &= ~_on_a_kept_box(fused.xyxy, kept.xyxy, settings.fusion_iou)
+        unsure = fused.select(band)
         labels = TeacherLabels(kept, doubts_about(fused, settings), views, unsure)
         logger.debug("%d fused boxes, %d kept, doubts %s", len(fused), len(kept), labels.doubts)
         return labels
@@ -266,6 +268,11 @@ def normalised(detections: Detections, scale: np.ndarray) -> Detections:
     xyxy = np.clip(detections.xyxy / scale, 0.0, 1.0)
     solid = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     return Detections(xyxy[solid], detections.scores[solid], detections.class_ids[solid])
+
+
+def _on_a_kept_box(boxes: np.ndarray, kept: np.ndarray, iou: float) -> np.ndarray:
+    """Which of `boxes` overlap one of the `kept` boxes by `iou` or more."""
+    return (box_iou(boxes, kept) >= iou).any(axis=1)
 
 
 def doubts_about(fused: Detections, settings: TeacherSettings) -> tuple[str, ...]:
