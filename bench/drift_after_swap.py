@@ -26,8 +26,6 @@ import argparse
 import json
 import shutil
 import time
-import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -35,8 +33,8 @@ import numpy as np
 
 from bench.teacher_accuracy import machine
 from tvdesk.config import project_root
-from tvdesk.core.drift import FEATURES, IMAGE_FEATURES, DriftMonitor
-from tvdesk.core.drift.condition_spread import MIN_BLOCKS, block_means, widened_to_stream
+from tvdesk.core.drift import FEATURES, DriftMonitor
+from tvdesk.core.drift.condition_spread import widened_to_stream
 from tvdesk.core.drift.model_profile import REPLAY_PREFIX, profile_from_card, profile_from_images
 from tvdesk.core.drift.reference import ReferenceProfile
 from tvdesk.core.session.capture import DEFAULT_CAPACITY, JPEG_QUALITY
@@ -89,29 +87,17 @@ def version_profile(base: ReferenceProfile) -> ReferenceProfile:
     return profile.widened_to(base)
 
 
-def ring_quantile(profile: ReferenceProfile, rows: np.ndarray, times: np.ndarray):
-    """The first form of the fix: the ring's blocks' own 0.99 quantile within the allowance."""
-    blocks = block_means(rows, times, profile.calibration)
-    z, nearest = profile.deviations_of_rows(blocks)
-    allowance, _ = profile.calibration.arrays(profile.features)
-    image = np.array([n in IMAGE_FEATURES for n in profile.features])
-    modes = list(profile.modes)
-    for m, mode in enumerate(modes):
-        own = z[nearest == m]
-        if len(own) < MIN_BLOCKS:
-            continue
-        with warnings.catch_warnings():  # features the frames did not measure stay NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            above = np.nanquantile(own, 0.99, axis=0) / allowance[:, 1]
-            below = -np.nanquantile(own, 0.01, axis=0) / allowance[:, 0]
-        stretch = np.where(image, np.fmax(np.fmax(above, below), 1.0), 1.0)
-        modes[m] = replace(mode, scale=mode.scale * np.nan_to_num(stretch, nan=1.0))
-    return replace(profile, modes=tuple(modes))
+def quantile_stretch(z: np.ndarray, allowance: float) -> float:
+    """The first form of the fix: the blocks' own 0.99 quantile within the allowance."""
+    finite = z[np.isfinite(z)]
+    return max(1.0, float(np.quantile(finite, 0.99)) / allowance) if finite.size else 1.0
 
 
 WIDENINGS = {
     "none": lambda profile, rows, times: profile,
-    "ring q0.99": ring_quantile,
+    "ring q0.99": lambda profile, rows, times: widened_to_stream(
+        profile, rows, times, quantile_stretch
+    ),
     "tail": widened_to_stream,
 }
 

@@ -81,15 +81,15 @@ class TeacherLabeler:
         self.teacher = teacher
         self.keep_doubtful = keep_doubtful
         self.doubtful: list[tuple[int, tuple[str, ...]]] = []  # (frame index, reasons)
-        settings = teacher.settings
-        self._hides_doubts = settings.hide_score <= settings.doubt_score
 
     def label(self, frames: Sequence[CapturedFrame]) -> list[LabelledImage]:
+        settings = self.teacher.settings
+        keep_doubtful = self.keep_doubtful or settings.hide_score <= settings.doubt_score
         labelled = []
         for frame in frames:
             image = _read(frame.image)
             labels = self.teacher.label(image)
-            if labels.doubtful and not (self.keep_doubtful or self._hides_doubts):
+            if labels.doubtful and not keep_doubtful:
                 self.doubtful.append((frame.index, labels.doubts))
                 continue
             labelled.append(

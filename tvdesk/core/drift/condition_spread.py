@@ -20,7 +20,7 @@ the blocks' own 0.99 quantile 2.11σ).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -38,16 +38,21 @@ MIN_BLOCKS = 30  # blocks of a mode's own stream before its spread is trusted (3
 
 
 def widened_to_stream(
-    profile: ReferenceProfile, rows: np.ndarray, timestamps: Sequence[float]
+    profile: ReferenceProfile,
+    rows: np.ndarray,
+    timestamps: Sequence[float],
+    stretch_for: Callable[[np.ndarray, float], float] | None = None,
 ) -> ReferenceProfile:
     """`profile` with each mode's image-feature scales widened, where needed, so that the
     block deviations of a condition's frames (`rows`: (frames, profile.features) in stream
     order, `timestamps` in seconds) that lie nearest to that mode stay within the calibrated
-    allowance (`needed_stretch`). Detection features are left as they are: the
-    captured frames were seen by the model being replaced. Without a calibration, or with
-    fewer than `MIN_BLOCKS` blocks nearest to a mode, that mode is kept as it is."""
+    allowance (by `stretch_for(z, allowance)`, default `needed_stretch`). Detection features
+    are left as they are: the captured frames were seen by the model being replaced. Without a
+    calibration, or with fewer than `MIN_BLOCKS` blocks nearest to a mode, that mode is kept
+    as it is."""
     if profile.calibration is None or len(rows) == 0:
         return profile
+    stretch_for = stretch_for or needed_stretch
     blocks = block_means(np.asarray(rows, np.float64), timestamps, profile.calibration)
     if len(blocks) < MIN_BLOCKS:
         return profile
@@ -62,7 +67,7 @@ def widened_to_stream(
         stretch = np.ones(len(profile.features))
         for j in np.flatnonzero(image):
             for side, sign in enumerate((-1.0, 1.0)):
-                stretch[j] = max(stretch[j], needed_stretch(sign * own[:, j], allowance[j, side]))
+                stretch[j] = max(stretch[j], stretch_for(sign * own[:, j], allowance[j, side]))
         modes[m] = replace(mode, scale=mode.scale * stretch)
     return replace(profile, modes=tuple(modes))
 
