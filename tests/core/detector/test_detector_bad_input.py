@@ -192,3 +192,23 @@ def test_nan_in_the_output_is_dropped_and_fails_the_warm_up(tmp_path, caplog):
     assert "dropped 2 boxes with NaN" in caplog.text
     with pytest.raises(DetectorError, match="NaN or infinity"):
         detector.warm_up()
+
+
+def test_a_nan_score_hides_no_confident_box_and_a_quiet_output_gives_none(tmp_path):
+    """The empty-frame shortcut (one OpenCV maximum over the scores) must not be fooled by a
+    NaN, whose place in the scan can make a vectorised maximum skip what came before it."""
+    boxes = np.array([[100, 100, 40, 40], [200, 120, 50, 30], [300, 150, 60, 40]], np.float32)
+    scores = np.array([[np.nan, 0.1], [0.2, 0.9], [0.1, 0.05]], np.float32)
+    confident = fixed_output_model(
+        tmp_path / "nan-score.onnx",
+        [raw_output(boxes, scores)],
+        ultralytics_metadata(["car", "bus"]),
+    )
+    found = OnnxDetector(confident).detect(np.zeros((320, 320, 3), np.uint8))
+    assert found.labels() == ["bus"] and found.scores.tolist() == pytest.approx([0.9])
+    quiet = fixed_output_model(
+        tmp_path / "quiet.onnx",
+        [raw_output(boxes, np.full((3, 2), 0.25, np.float32))],  # at the threshold: not above
+        ultralytics_metadata(["car", "bus"]),
+    )
+    assert len(OnnxDetector(quiet).detect(np.zeros((320, 320, 3), np.uint8))) == 0

@@ -136,6 +136,7 @@ class OnnxDetector:
         # Entered around each frame's detection: a DetectorSlot learns from it when frames end.
         self.frame_scope: contextlib.AbstractContextManager = contextlib.nullcontext()
         self._bad_frames = 0
+        self._letterboxes: dict[tuple[int, int], Letterbox] = {}
         logger.info(
             "loaded %s (version %s, %s): %d classes, input %s%s, %s",
             self.path,
@@ -222,7 +223,16 @@ class OnnxDetector:
         return (str(self.path), self.version, self.precision, prepared.tensor.shape[1:])
 
     def letterbox_for(self, frame_hw: tuple[int, int]) -> Letterbox:
-        return Letterbox.fit(frame_hw, self.input_hw, self.info.stride if self.rect else None)
+        """Where a frame of `frame_hw` lands in this model's input; worked out once per size
+        (a camera's frames share one), since every Python step after an inference runs with
+        the interpreter's code evicted from the cache by it."""
+        letterbox = self._letterboxes.get(frame_hw)
+        if letterbox is None:
+            letterbox = Letterbox.fit(
+                frame_hw, self.input_hw, self.info.stride if self.rect else None
+            )
+            self._letterboxes[frame_hw] = letterbox
+        return letterbox
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """The input tensor `detect` feeds the model for this BGR uint8 frame."""
@@ -271,6 +281,10 @@ class OnnxDetector:
         candidates = select_candidates(
             raw.astype(np.float32, copy=False), len(self.names), thresholds.conf, thresholds.classes
         )
+        if not len(candidates):  # the common empty frame: nothing more to run
+            return Detections(
+                candidates.xyxy, candidates.scores, candidates.class_ids, self.info.names
+            )
         candidates, dropped = drop_non_finite(candidates)
         if dropped:
             logger.warning("%s: dropped %d boxes with NaN/infinite coordinates", self.path, dropped)

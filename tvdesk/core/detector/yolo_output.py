@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 MAX_WH = 7680  # Ultralytics' per-class box offset that keeps NMS within one class
@@ -39,10 +40,12 @@ def select_candidates(
     """Best class per anchor, kept when its score > conf (and its class is in `classes`)."""
     output = raw[0]
     class_scores = output[4 : 4 + num_classes]
+    if not class_scores.size or _no_score_above(class_scores, conf):
+        return _no_candidates()
     best_scores = class_scores.max(axis=0)
     keep = np.flatnonzero(best_scores > conf)
-    if not keep.size:  # the common empty frame: no further array calls after the inference
-        return Candidates(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), _NO_CLASSES)
+    if not keep.size:
+        return _no_candidates()
     class_ids = class_scores[:, keep].argmax(axis=0)
     scores = best_scores[keep]  # the maximum is the argmax's score, bit for bit
     if classes is not None:
@@ -54,8 +57,22 @@ def select_candidates(
     return Candidates(xyxy, scores.astype(np.float32, copy=False), class_ids.astype(np.int64))
 
 
+def _no_score_above(class_scores: np.ndarray, conf: float) -> bool:
+    """True when every score is finite and none exceeds `conf`: the common empty frame,
+    found by two compact OpenCV calls. Right after an inference the cache holds the model,
+    not NumPy's reduction code, which costs four times as much to run cold. OpenCV's maximum
+    is exact only without NaN, hence the range check first."""
+    return cv2.checkRange(class_scores)[0] and cv2.minMaxLoc(class_scores)[1] <= conf
+
+
+def _no_candidates() -> Candidates:
+    return Candidates(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), _NO_CLASSES)
+
+
 def drop_non_finite(candidates: Candidates) -> tuple[Candidates, int]:
     """Candidates without NaN/inf coordinates, and how many were dropped."""
+    if cv2.checkRange(candidates.xyxy)[0]:  # the usual case, in one compact call
+        return candidates, 0
     finite = np.isfinite(candidates.xyxy).all(axis=1)
     dropped = len(finite) - int(finite.sum())
     return (candidates.take(finite) if dropped else candidates), dropped
