@@ -128,8 +128,15 @@ def forgetting_set(root: Path, teacher: TeacherLabeler) -> LabelledFolder:
 
 
 def map50(model: Path, data: LabelledFolder, size: int) -> float:
+    return accuracy(model, data, size)[0]
+
+
+def accuracy(model: Path, data: LabelledFolder, size: int) -> tuple[float, dict[str, float]]:
+    """mAP50 over the classes present, and each class's AP50 (a class with a handful of
+    boxes in the split moves the mean as much as the cars do)."""
     detector = OnnxDetector(model, conf=VAL_CONF, iou=VAL_IOU, imgsz=size, threads=2)
-    return round(measure(detector.detect, detector.names, data).map50, 4)
+    result = measure(detector.detect, detector.names, data)
+    return round(result.map50, 4), {name: round(ap, 4) for name, ap in result.ap50.items()}
 
 
 def run_once(labels: str, number: int) -> dict:
@@ -174,11 +181,14 @@ def measure_versions(root: Path, home: Path, run, held_out: list[Path]) -> dict:
     fog = LabelledFolder.from_yaml(FOG / "data.yaml").subset(held_out)
     day = forgetting_set(root, TeacherLabeler(EnsembleTeacher(old.path)))
     figures: dict = {"held_out_fog_images": len(held_out), "day_images": len(day.images)}
+    figures["held_out_fog_boxes"] = fog_boxes_per_class(fog)
     for size in SIZES:
         for which, version in (("old", old), ("new", new)):
             if version is None:
                 continue
-            figures[f"{which}_fog_map50_{size}"] = map50(version.path, fog, size)
+            fog_map50, per_class = accuracy(version.path, fog, size)
+            figures[f"{which}_fog_map50_{size}"] = fog_map50
+            figures[f"{which}_fog_ap50_{size}"] = per_class
             figures[f"{which}_day_map50_{size}"] = map50(version.path, day, size)
         if new is not None:
             figures[f"fog_gain_{size}"] = round(
@@ -188,6 +198,17 @@ def measure_versions(root: Path, home: Path, run, held_out: list[Path]) -> dict:
                 figures[f"old_day_map50_{size}"] - figures[f"new_day_map50_{size}"], 4
             )
     return {"map50": figures}
+
+
+def fog_boxes_per_class(fog: LabelledFolder) -> dict[str, int]:
+    """How many true boxes of each class the held-out split has."""
+    counts: dict[str, int] = {}
+    for image in fog.images:
+        height, width = cv2.imread(str(image)).shape[:2]
+        for class_id in fog.truth(image, width, height)[1]:
+            name = fog.names[int(class_id)]
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def print_row(report: dict) -> None:

@@ -182,6 +182,15 @@ class RetrainSettings:
         },
     )
     patience: int = field(default=5, metadata={"help": "epochs without improvement to stop"})
+    min_class_boxes: int = field(
+        default=20,
+        metadata={
+            "help": "teacher labels: a class with fewer boxes than this in the job's own "
+            "training frames is left out of the class loss (its scores are neither taught nor "
+            "untaught): a teacher that hardly ever names a class, as on fog, would otherwise "
+            "teach that every one it missed is road; 0 = every class is taught"
+        },
+    )
     freeze: int = field(
         default=0,
         metadata={
@@ -269,6 +278,8 @@ class RetrainSettings:
             )
         if self.replay < 0 or self.relit < 0 or self.threads < 0 or self.patience < 1:
             raise SettingsError("replay, relit and threads must be 0 or more, patience 1 or more")
+        if self.min_class_boxes < 0:
+            raise SettingsError(f"min_class_boxes must be 0 or more, got {self.min_class_boxes}")
         if self.freeze < 0 or self.warmup_epochs < 0:
             raise SettingsError("freeze and warmup_epochs must be 0 or more")
         if self.refine_minutes < 0 or self.round_minutes <= 0:

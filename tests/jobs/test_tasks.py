@@ -118,6 +118,8 @@ def test_settings_reject_what_cannot_work():
     with pytest.raises(SettingsError, match="set epochs"):
         RetrainSettings(epochs=0, train_minutes=0)
     assert RetrainSettings(epochs=3, train_minutes=0).epochs == 3
+    with pytest.raises(SettingsError, match="min_class_boxes must be 0 or more"):
+        RetrainSettings(min_class_boxes=-1)
 
 
 def test_the_first_job_renders_the_replay_set_before_it_waits_for_frames(

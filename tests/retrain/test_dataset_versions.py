@@ -14,6 +14,8 @@ from tvdesk.retrain.dataset import (
     LabelledImage,
     app_data_repo,
     assemble_dataset,
+    boxes_per_class,
+    class_loss_weights,
     data_version,
     dataset_versions,
     dvc_status,
@@ -67,6 +69,26 @@ def test_regions_the_labels_are_unsure_of_are_painted_grey_around_the_labelled_b
     assert np.abs(rest).mean() < 4
     assert (data.parent / "labels" / "train" / f"{written.stem}.txt").read_text() == labelled + "\n"
     assert np.array_equal(hide_regions(original, (), ()), original)
+
+
+def test_classes_with_too_few_boxes_to_learn_from_are_left_out_of_the_class_loss(
+    tmp_path, base_yaml
+):
+    """Counted per class over the job's own frames of the training split (the replayed base
+    images left aside on request); a class named by fewer boxes than the minimum gets weight
+    0, every class listed."""
+    data = assemble_dataset(
+        tmp_path / "ds", _new_frames(base_yaml, 4), base_yaml, replay=2, val_fraction=0.0, seed=0
+    )
+    drifted = boxes_per_class(data, "train", drifted_only=True)
+    names = list(drifted)
+    assert names == list(boxes_per_class(data, "val")) and len(names) > 1
+    # each new frame holds one class-0 box; assembly keeps one frame for val
+    assert drifted[names[0]] == 3 and sum(drifted.values()) == 3
+    assert sum(boxes_per_class(data, "train").values()) > 3  # the replayed images' boxes too
+    assert class_loss_weights(drifted, 3) == (1.0,) + (0.0,) * (len(names) - 1)
+    assert class_loss_weights(drifted, 4) == (0.0,) * len(names)
+    assert class_loss_weights(drifted, 0) is None  # 0: every class taught
 
 
 def _part(image, y1, y2, x1, x2):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from tvdesk.core.synth.dataset import DatasetSpec, write_dataset
@@ -84,3 +85,40 @@ def test_a_nominal_batch_of_one_batch_updates_the_weights_after_every_batch(tmp_
     stepped = train(data, tmp_path / "stepped", TrainParams(nominal_batch=4, **tiny))
     assert default.weight_updates == 1
     assert stepped.weight_updates == 8  # one per batch
+
+
+def _score_biases(weights) -> np.ndarray:
+    """The class-score biases of the three detection levels, one row per level."""
+    parameters = _parameters(weights)
+    rows = [v for name, v in parameters.items() if ".cv3." in name and name.endswith(".2.bias")]
+    return np.stack([row.numpy() for row in rows])
+
+
+@pytest.mark.slow
+def test_a_class_weighted_zero_keeps_its_scores_and_a_later_fine_tune_does_not_inherit_it(
+    tmp_path, monkeypatch
+):
+    """Weight 0 leaves a class out of the class loss: its score biases come back bit for bit
+    (AdamW moves nothing without a gradient, and biases have no weight decay) while the other
+    classes' move. The weights ride in the checkpoint, so a fine-tune from it without any
+    must clear them: there the class learns again."""
+    from tvdesk.training.trainer import TrainParams, train
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
+    data = write_dataset(tmp_path / "ds", DatasetSpec(train=8, val=4, width=256, height=144))
+    tiny = dict(epochs=1, imgsz=64, batch=4, threads=1, workers=0, warmup_epochs=0.0)
+    start = train(data, tmp_path / "start", TrainParams(**tiny)).best_weights
+    classes = _score_biases(start).shape[1]
+    left_out = (0.0,) + (1.0,) * (classes - 1)
+    weighted = train(
+        data,
+        tmp_path / "weighted",
+        TrainParams(start_from=str(start), class_weights=left_out, nominal_batch=4, **tiny),
+    ).best_weights
+    before, after = _score_biases(start), _score_biases(weighted)
+    assert (after[:, 0] == before[:, 0]).all()
+    assert (after[:, 1:] != before[:, 1:]).any()
+    again = train(
+        data, tmp_path / "again", TrainParams(start_from=str(weighted), nominal_batch=4, **tiny)
+    ).best_weights
+    assert (_score_biases(again)[:, 0] != after[:, 0]).any()

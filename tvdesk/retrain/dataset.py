@@ -311,6 +311,33 @@ def labelled_objects(data_yaml: Path, split: str = "val") -> int:
     )
 
 
+def boxes_per_class(
+    data_yaml: Path, split: str = "train", *, drifted_only: bool = False
+) -> dict[str, int]:
+    """How many boxes of each class (by name, every class of the dataset listed) the labels
+    of `split` hold; with `drifted_only`, those of the job's own frames (not the replayed or
+    relit base images)."""
+    names = yaml.safe_load(data_yaml.read_text())["names"]
+    names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
+    counts = dict.fromkeys(names, 0)
+    labels = data_yaml.parent / "labels" / split
+    for file in labels.glob("*.txt") if labels.is_dir() else ():
+        if drifted_only and file.name.startswith((REPLAY_PREFIX, RELIT_PREFIX)):
+            continue
+        for line in file.read_text().splitlines():
+            if line.strip():
+                counts[names[int(line.split()[0])]] += 1
+    return counts
+
+
+def class_loss_weights(counts: dict[str, int], min_boxes: int) -> tuple[float, ...] | None:
+    """Per class (in the order of `counts`), 0 for a class with fewer than `min_boxes` boxes
+    to learn from and 1 for the rest; None when every class has enough."""
+    if all(n >= min_boxes for n in counts.values()):
+        return None
+    return tuple(0.0 if n < min_boxes else 1.0 for n in counts.values())
+
+
 def _base_train_items(base_yaml: Path) -> list[LabelledImage]:
     items = []
     for image in base_train_images(base_yaml):

@@ -35,6 +35,8 @@ from tvdesk.retrain.dataset import (
     app_data_repo,
     assemble_dataset,
     base_train_images,
+    boxes_per_class,
+    class_loss_weights,
     labelled_objects,
     push_dataset,
     retrain_dataset_folder,
@@ -289,6 +291,7 @@ def train(ctx: JobContext) -> None:
 
     s = ctx.settings
     active = ctx.active_version()
+    class_weights = _class_weights(ctx, Path(ctx.result["data_yaml"]))
     params = TrainParams(
         start_from=str(pt_path(active)),
         epochs=s.epochs or EPOCHS_BEFORE_TIMING,
@@ -307,6 +310,7 @@ def train(ctx: JobContext) -> None:
         threads=s.threads,
         freeze=s.freeze,
         warmup_epochs=s.warmup_epochs,
+        class_weights=class_weights,
     )
     epochs: list[dict] = []
 
@@ -337,6 +341,29 @@ def train(ctx: JobContext) -> None:
         parent_id=active.id,
         device=device_name(params.device),
     )
+
+
+def _class_weights(ctx: JobContext, data_yaml: Path) -> tuple[float, ...] | None:
+    """The class loss's weights for teacher labels (`dataset.class_loss_weights` over the
+    boxes of the job's own frames), with a log line and a job field naming the classes left
+    out; None for other labels. A teacher on fog names hardly any bicycle or person, so
+    trained on its labels, every one it missed would teach the model that they are road;
+    an operator's or the oracle's labels name every instance, so few boxes mean few there."""
+    if ctx.settings.labeler != "teacher":
+        return None
+    counts = boxes_per_class(data_yaml, "train", drifted_only=True)
+    weights = class_loss_weights(counts, ctx.settings.min_class_boxes)
+    untaught = {n: k for (n, k), w in zip(counts.items(), weights or (), strict=False) if not w}
+    ctx.remember(untaught_classes=untaught or None)
+    if untaught:
+        logger.info(
+            "job %d: classes left out of the class loss (fewer than %d teacher boxes in the "
+            "drifted frames): %s",
+            ctx.id,
+            ctx.settings.min_class_boxes,
+            ", ".join(f"{name} ({k})" for name, k in untaught.items()),
+        )
+    return weights
 
 
 def evaluate(ctx: JobContext) -> None:

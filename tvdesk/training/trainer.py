@@ -59,6 +59,9 @@ class TrainParams:
     # Random rescaling of each training image, +-50 % by Ultralytics' default; one fixed
     # camera sees each vehicle at the size its place on the road gives it.
     scale: float = 0.5
+    # Per class, how much its scores count in the class loss (Ultralytics' `class_weights`);
+    # 0 leaves a class's scores out of the fine-tune. None: every class counts fully.
+    class_weights: tuple[float, ...] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +93,9 @@ def train(
     """
     yolo = ultralytics_offline().YOLO(str(resume) if resume else params.start_from)
     yolo.add_callback("on_pretrain_routine_start", lambda _: _set_threads(params.threads))
+    yolo.add_callback(
+        "on_pretrain_routine_end", lambda trainer: _set_class_weights(trainer, params.class_weights)
+    )
     if should_stop:
         for event in STOP_CHECK_EVENTS:
             yolo.add_callback(event, lambda _: _stop_if(should_stop))
@@ -139,6 +145,20 @@ def train(
 def _stop_if(should_stop: StopCheck) -> None:
     if should_stop():
         raise TrainingCancelled("training was cancelled")
+
+
+def _set_class_weights(trainer, weights: tuple[float, ...] | None) -> None:
+    """Give the class loss these per-class weights, or none. Always set: a checkpoint keeps
+    the weights it was trained with, so a model fine-tuned from it would inherit them."""
+    import torch
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    value = None if weights is None else torch.tensor(weights, device=trainer.device)
+    for model in (unwrap_model(trainer.model), trainer.ema.ema if trainer.ema else None):
+        if model is None:
+            continue
+        model.class_weights = value
+        model.criterion = None  # built again, with these weights, at its first loss
 
 
 def _set_threads(threads: int) -> None:
