@@ -181,7 +181,8 @@ def measure_versions(root: Path, home: Path, run, held_out: list[Path]) -> dict:
     fog = LabelledFolder.from_yaml(FOG / "data.yaml").subset(held_out)
     day = forgetting_set(root, TeacherLabeler(EnsembleTeacher(old.path)))
     figures: dict = {"held_out_fog_images": len(held_out), "day_images": len(day.images)}
-    figures["held_out_fog_boxes"] = fog_boxes_per_class(fog)
+    figures["held_out_fog_boxes"] = boxes_per_class(fog)
+    figures["day_boxes"] = boxes_per_class(day)
     for size in SIZES:
         for which, version in (("old", old), ("new", new)):
             if version is None:
@@ -189,7 +190,9 @@ def measure_versions(root: Path, home: Path, run, held_out: list[Path]) -> dict:
             fog_map50, per_class = accuracy(version.path, fog, size)
             figures[f"{which}_fog_map50_{size}"] = fog_map50
             figures[f"{which}_fog_ap50_{size}"] = per_class
-            figures[f"{which}_day_map50_{size}"] = map50(version.path, day, size)
+            day_map50, day_per_class = accuracy(version.path, day, size)
+            figures[f"{which}_day_map50_{size}"] = day_map50
+            figures[f"{which}_day_ap50_{size}"] = day_per_class
         if new is not None:
             figures[f"fog_gain_{size}"] = round(
                 figures[f"new_fog_map50_{size}"] - figures[f"old_fog_map50_{size}"], 4
@@ -200,13 +203,13 @@ def measure_versions(root: Path, home: Path, run, held_out: list[Path]) -> dict:
     return {"map50": figures}
 
 
-def fog_boxes_per_class(fog: LabelledFolder) -> dict[str, int]:
-    """How many true boxes of each class the held-out split has."""
+def boxes_per_class(data: LabelledFolder) -> dict[str, int]:
+    """How many labelled boxes of each class a set has, most first."""
     counts: dict[str, int] = {}
-    for image in fog.images:
+    for image in data.images:
         height, width = cv2.imread(str(image)).shape[:2]
-        for class_id in fog.truth(image, width, height)[1]:
-            name = fog.names[int(class_id)]
+        for class_id in data.truth(image, width, height)[1]:
+            name = data.names[int(class_id)]
             counts[name] = counts.get(name, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
