@@ -155,6 +155,15 @@ class RetrainSettings:
             "learning-rate schedule to it, so the new model comes in about 10 minutes"
         },
     )
+    live_within_minutes: float = field(
+        default=10.0,
+        metadata={
+            "help": "the first new version goes live within this after the approval: the "
+            "first training gets what selecting and labelling left of it (at most "
+            "train_minutes; a teacher labelling a real camera's frames takes ~4 minutes before "
+            "training starts); 0 = always train_minutes"
+        },
+    )
     imgsz: int = field(
         default=320,
         metadata={
@@ -278,6 +287,10 @@ class RetrainSettings:
             )
         if self.replay < 0 or self.relit < 0 or self.threads < 0 or self.patience < 1:
             raise SettingsError("replay, relit and threads must be 0 or more, patience 1 or more")
+        if self.live_within_minutes < 0:
+            raise SettingsError(
+                f"live_within_minutes must be 0 or more, got {self.live_within_minutes}"
+            )
         if self.min_class_boxes < 0:
             raise SettingsError(f"min_class_boxes must be 0 or more, got {self.min_class_boxes}")
         if self.freeze < 0 or self.warmup_epochs < 0:

@@ -13,7 +13,7 @@ from tvdesk.core.session.capture import stored_indices
 from tvdesk.core.store import Store
 from tvdesk.core.store.job import JobState
 from tvdesk.core.synth.dataset import DatasetSpec
-from tvdesk.retrain import dataset
+from tvdesk.retrain import dataset, rounds
 from tvdesk.retrain.context import (
     KIND,
     JobContext,
@@ -211,3 +211,20 @@ def test_the_label_stage_imports_a_tools_export_of_the_event_frames(
         stage(ctx)
     assert ctx.result["labelled"] == 4 and ctx.result["boxes"] == 4
     assert event.id is not None
+
+
+def test_the_first_training_gets_what_selection_and_labelling_left_of_the_ten_minutes():
+    """A teacher labelling a real camera's frames takes ~4 minutes before training starts:
+    6.5 minutes of training would bring the version live after 11. The training is cut to
+    what the promise leaves, never below the minimum, never above train_minutes."""
+    settings = RetrainSettings(train_minutes=6.5, live_within_minutes=10.0)
+    after = rounds.AFTER_TRAINING_S
+    assert rounds.first_training_minutes(settings, 60.0) == 6.5  # oracle labels: quick
+    assert rounds.first_training_minutes(settings, 230.0) == pytest.approx((600 - 230 - after) / 60)
+    assert rounds.first_training_minutes(settings, 590.0) == rounds.MIN_TRAIN_MINUTES
+    short = RetrainSettings(train_minutes=0.5, live_within_minutes=10.0)
+    assert rounds.first_training_minutes(short, 9999.0) == 0.5
+    unbounded = RetrainSettings(train_minutes=6.5, live_within_minutes=0.0)
+    assert rounds.first_training_minutes(unbounded, 9999.0) == 6.5
+    with pytest.raises(SettingsError, match="live_within_minutes must be 0 or more"):
+        RetrainSettings(live_within_minutes=-1)

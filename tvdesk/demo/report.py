@@ -81,6 +81,7 @@ def build_report(run: DemoRun) -> dict:
             "boxes": result.get("boxes"),
             "hidden_regions": result.get("hidden_regions"),
             "doubtful": result.get("doubtful"),
+            "untaught_classes": result.get("untaught_classes"),
             "epochs_run": result.get("epochs_run"),
             "train_seconds": result.get("train_seconds"),
             "metrics": result.get("metrics"),

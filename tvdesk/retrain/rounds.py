@@ -43,6 +43,11 @@ ROUND_WAIT_S = 60.0  # the longest a round waits for the camera to capture frame
 ROUND_POLL_S = 2.0
 NORMAL_FRAMES = 300  # frames from before the alarm that stand for a lost baseline
 MIN_ROUND_SHARE = 0.25  # another round starts only with this share of round_minutes left
+# From the end of the first training to the new version live: Ultralytics' final validation,
+# the gate, registration with the int8 copy and the swap (measured on the real-weather bench,
+# 2-core CPU, three runs: 40-41 s), with a margin for a busier machine.
+AFTER_TRAINING_S = 50.0
+MIN_TRAIN_MINUTES = 2.0  # the least a first training gets, even when the promise is missed
 # What one round leaves in the job's result that must not leak into the next.
 PER_ROUND_KEYS = ("epochs", "planned_epochs", "blends", "blend_weight")
 
@@ -61,12 +66,38 @@ def round_file(name: str, round_: int) -> str:
 
 
 def train_minutes(ctx: JobContext) -> float:
-    """Fine-tuning time of this round: `train_minutes` in round 1, then `round_minutes`, or
-    what is left of `refine_minutes` when that is less."""
+    """Fine-tuning time of this round: in round 1 `train_minutes`, or less when that would
+    bring the first version live later than `live_within_minutes` after the approval
+    (`first_training_minutes`); then `round_minutes`, or what is left of `refine_minutes`
+    when that is less."""
     s = ctx.settings
     if ctx.round == 1:
-        return s.train_minutes
+        approved = ctx.job.created  # 0 where unknown: a worker on another machine
+        elapsed_s = time.time() - approved if approved else 0.0
+        minutes = first_training_minutes(s, elapsed_s)
+        if minutes < s.train_minutes:
+            logger.info(
+                "job %d: training %.1f min, not %.1f, to be live within %.0f min of the "
+                "approval (%.1f min have gone on selecting and labelling)",
+                ctx.id,
+                minutes,
+                s.train_minutes,
+                s.live_within_minutes,
+                elapsed_s / 60,
+            )
+        return minutes
     return min(s.round_minutes, s.refine_minutes - spent_seconds(ctx.result) / 60)
+
+
+def first_training_minutes(settings: RetrainSettings, elapsed_s: float) -> float:
+    """`train_minutes`, cut to what `live_within_minutes` leaves after the `elapsed_s` since
+    the approval and the stages after training (`AFTER_TRAINING_S`), never below
+    `MIN_TRAIN_MINUTES` (unless `train_minutes` is less); `live_within_minutes` 0 never cuts
+    it."""
+    if not settings.live_within_minutes:
+        return settings.train_minutes
+    left_s = settings.live_within_minutes * 60 - max(0.0, elapsed_s) - AFTER_TRAINING_S
+    return min(settings.train_minutes, max(MIN_TRAIN_MINUTES, left_s / 60))
 
 
 def replay_count(ctx: JobContext, labelled: int) -> int:
