@@ -9,8 +9,18 @@ from PySide6.QtCore import QCoreApplication, QSettings
 from jobs.retraining import RetrainApprover
 from tvdesk.config import RetrainSettings, Settings
 from tvdesk.ui.app import build_window, close_window
+from tvdesk.ui.gui_thread_gc import GuiThreadGarbageCollection
 
 TINY_RETRAIN = RetrainSettings(epochs=1, label_budget=8, replay=8, imgsz=64, batch=4)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_gui_thread(qapp):
+    """As in the app (`tvdesk.ui.app.run_app`): a pool thread collecting an earlier test's
+    window once stopped the suite for good."""
+    collection = GuiThreadGarbageCollection()
+    yield
+    collection.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ from tvdesk.core.sources import SourceError, SourceInfo, VideoSource, open_sourc
 from tvdesk.core.store import StoreError
 from tvdesk.ui.background import wait_for_background
 from tvdesk.ui.camera_wall import WallCamera
+from tvdesk.ui.gui_thread_gc import GuiThreadGarbageCollection
 from tvdesk.ui.log_view import install_file_log
 from tvdesk.ui.main_window import MainWindow
 from tvdesk.ui.player import PlayerController
@@ -152,10 +153,12 @@ def run_app(
     window.wall_view.restore()
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), window.close)
+    collection = GuiThreadGarbageCollection()
     try:
         return app.exec()
     finally:
         close_window(window)
+        collection.stop()
         logger.info("showed %d frames", window.frames_shown)
 
 
