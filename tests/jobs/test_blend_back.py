@@ -1,6 +1,6 @@
-"""A fine-tune that forgets too much of the base data is blended back towards the active
-model's weights, and the first blend the gate passes is promoted: real checkpoints, real
-Ultralytics evaluation, in-process stages."""
+"""A fine-tune that gained is measured blended back towards the active model's weights, and
+the best of what the gate passes (drifted plus base mAP50, a tie going nearer the active
+model) is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_a_blend_lies_between_its_two_checkpoints(tiny_model, tmp_path):
         blend_checkpoints(start, tuned, 1.5, tmp_path / "bad.pt")
 
 
-def test_the_first_blend_the_gate_passes_is_promoted(evaluating, monkeypatch):
+def test_a_fine_tune_that_forgot_is_promoted_as_the_blend_the_gate_passes(evaluating, monkeypatch):
     # Any drifted gain will do; the base data must not get worse at all. The scrambled
     # candidate fails that, and so does a half blend; the blend that is all active model
     # passes it exactly.
@@ -100,3 +100,23 @@ def test_no_blend_passing_keeps_the_active_model(evaluating, monkeypatch):
         stages.evaluate(ctx)
     assert [b["promote"] for b in ctx.result["blends"]] == [False]
     assert "blend_weight" not in ctx.result
+
+
+def test_a_blend_better_than_a_passing_fine_tune_is_promoted_and_worse_ones_end_the_search(
+    evaluating, monkeypatch
+):
+    # Everything passes this gate, the scrambled fine-tune too; the blend that is all active
+    # model scores higher on drifted plus base and is promoted. The half blend after it
+    # scores lower, so the 90 % one is never measured.
+    monkeypatch.setattr(stages, "BLEND_WEIGHTS", (0.0, 0.5, 0.9))
+    ctx = evaluating(min_gain=-1.0, max_base_loss=1.0)
+    stages.evaluate(ctx)
+
+    result, metrics = ctx.result, ctx.result["metrics"]
+    assert [b["weight"] for b in result["blends"]] == [0.0, 0.5]
+    assert all(b["promote"] for b in result["blends"])
+    assert result["blends"][1]["base_map50"] < result["blends"][0]["base_map50"] - 0.01
+    assert result["gate"]["promote"] and result["blend_weight"] == 0.0
+    assert "blended 0% with the active model's weights (alone: drifted" in result["gate"]["reason"]
+    assert metrics["candidate"]["base"] == metrics["active"]["base"]
+    assert metrics["fine_tune"]["base"]["map50"] < metrics["active"]["base"]["map50"]

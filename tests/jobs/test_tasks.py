@@ -22,7 +22,7 @@ from tvdesk.retrain.context import (
     request_retrain,
     stop_job,
 )
-from tvdesk.retrain.gate import decide
+from tvdesk.retrain.gate import best_share, decide
 from tvdesk.retrain.labelers import LabelError
 from tvdesk.retrain.plan import retrain_plan
 from tvdesk.retrain.stages import evaluate, label, select
@@ -107,6 +107,24 @@ def test_the_gate_promotes_only_a_real_improvement():
     assert not short.promote and "gains +0.0197 mAP50 on the drifted data, 0.020" in short.reason
 
 
+def test_the_gate_promotes_the_best_share_and_a_tie_goes_nearer_the_active_model():
+    def figures(drift: float, base: float) -> dict:
+        return {"drift": {"map50": drift}, "base": {"map50": base}}
+
+    # Real fog (bench.real_weather_blends): the 80 % blend beat the fine-tune on both splits.
+    fog = {1.0: figures(0.691, 0.681), 0.9: figures(0.703, 0.693), 0.8: figures(0.700, 0.701)}
+    assert best_share(fog, tie=0.01) == 0.8
+    # The synthetic night: a blend buys base with three times as much night; the fine-tune stays.
+    night = {1.0: figures(0.589, 0.880), 0.9: figures(0.545, 0.884)}
+    assert best_share(night, tie=0.01) == 1.0
+    # Within the tie the weights that moved least win; outside it the better score does.
+    close = {1.0: figures(0.70, 0.70), 0.9: figures(0.70, 0.692), 0.8: figures(0.70, 0.689)}
+    assert best_share(close, tie=0.01) == 0.9
+    assert best_share(close, tie=0.0) == 1.0
+    with pytest.raises(ValueError, match="no fine-tune share passed"):
+        best_share({}, tie=0.01)
+
+
 def test_settings_reject_what_cannot_work():
     with pytest.raises(SettingsError, match="unknown retraining setting"):
         RetrainSettings.from_dict({"epoch": 3})
@@ -120,6 +138,16 @@ def test_settings_reject_what_cannot_work():
     assert RetrainSettings(epochs=3, train_minutes=0).epochs == 3
     with pytest.raises(SettingsError, match="min_class_boxes must be 0 or more"):
         RetrainSettings(min_class_boxes=-1)
+    with pytest.raises(SettingsError, match="lr0 and operator_lr0 must be above 0"):
+        RetrainSettings(operator_lr0=0)
+
+
+def test_an_operators_labels_fine_tune_with_their_own_learning_rate():
+    by_hand = RetrainSettings(labeler="import", import_dir="/labels", lr0=0.001, operator_lr0=3e-4)
+    assert by_hand.fine_tune_lr == 3e-4
+    assert by_hand.with_changes(labeler="review").fine_tune_lr == 3e-4
+    assert by_hand.with_changes(labeler="teacher").fine_tune_lr == 0.001
+    assert RetrainSettings().fine_tune_lr == RetrainSettings().lr0  # the oracle's
 
 
 def test_the_first_job_renders_the_replay_set_before_it_waits_for_frames(

@@ -53,3 +53,20 @@ def decide(
             loss,
         )
     return GateDecision(True, f"promoted: {figures}", gain, loss)
+
+
+def held_in_score(figures: dict[str, dict[str, float]]) -> float:
+    """How a fine-tune and its blends are compared: drifted plus base mAP50, the new
+    condition and the camera's normal counted alike."""
+    return figures["drift"]["map50"] + figures["base"]["map50"]
+
+
+def best_share(passed: dict[float, dict[str, dict[str, float]]], tie: float) -> float:
+    """Of the fine-tune shares whose figures the gate passed (1 the fine-tune alone, less a
+    blend with the active model), the one to promote: the highest `held_in_score`, and of
+    those within `tie` of it the smallest share, the weights that moved least (what the
+    held-in data cannot show, other cameras or other days, is kept best by them)."""
+    if not passed:
+        raise ValueError("no fine-tune share passed the gate")
+    top = max(held_in_score(figures) for figures in passed.values())
+    return min(share for share, figures in passed.items() if held_in_score(figures) >= top - tie)
