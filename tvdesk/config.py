@@ -222,9 +222,10 @@ class RetrainSettings:
         metadata={
             "help": "the learning rate instead, with an operator's labels (import or review): "
             "they name every vehicle, about three times the teacher's boxes, and move the "
-            "model further. Measured on real fog with its ground truth, two seeds, the best "
-            "the gate passed: 0.0002 gained held-out fog +0.17 and +0.18 and lost other "
-            "cameras' day 0.02 and 0.04; 0.0005 +0.22 to +0.25, but 0.05 to 0.11 of the day"
+            "model further. Measured on real fog with its ground truth, two seeds each, the "
+            "version the gate chose: 0.0002 gained held-out fog +0.215 and +0.216 and lost "
+            "0.067 and 0.076 of other cameras' day; 0.0005 +0.187 and +0.222, and 0.126 and "
+            "0.108 of the day"
         },
     )
     warmup_epochs: float = field(

@@ -120,3 +120,20 @@ def test_a_blend_better_than_a_passing_fine_tune_is_promoted_and_worse_ones_end_
     assert "blended 0% with the active model's weights (alone: drifted" in result["gate"]["reason"]
     assert metrics["candidate"]["base"] == metrics["active"]["base"]
     assert metrics["fine_tune"]["base"]["map50"] < metrics["active"]["base"]["map50"]
+
+
+def test_with_teacher_labels_a_passing_fine_tune_stays_and_the_first_passing_blend_wins(
+    evaluating, monkeypatch
+):
+    # The teacher's val split rewards every step towards the active model, so it is not asked
+    # to choose: a fine-tune that passes is promoted as it is, even where a blend scores higher.
+    monkeypatch.setattr(stages, "BLEND_WEIGHTS", (0.0, 0.5))
+    passing = evaluating(min_gain=-1.0, max_base_loss=1.0, labeler="teacher")
+    stages.evaluate(passing)
+    assert passing.result["gate"]["promote"] and "blends" not in passing.result
+    assert "blended" not in passing.result["gate"]["reason"]
+    # One that forgot is promoted as the first blend that passes; no blend after it is tried.
+    forgot = evaluating(min_gain=-1.0, max_base_loss=0.0, labeler="teacher")
+    stages.evaluate(forgot)
+    assert [b["weight"] for b in forgot.result["blends"]] == [0.0]
+    assert forgot.result["blend_weight"] == 0.0

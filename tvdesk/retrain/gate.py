@@ -61,12 +61,10 @@ def held_in_score(figures: dict[str, dict[str, float]]) -> float:
     return figures["drift"]["map50"] + figures["base"]["map50"]
 
 
-def best_share(passed: dict[float, dict[str, dict[str, float]]], tie: float) -> float:
+def best_share(passed: dict[float, dict[str, dict[str, float]]]) -> float:
     """Of the fine-tune shares whose figures the gate passed (1 the fine-tune alone, less a
-    blend with the active model), the one to promote: the highest `held_in_score`, and of
-    those within `tie` of it the smallest share, the weights that moved least (what the
-    held-in data cannot show, other cameras or other days, is kept best by them)."""
+    blend with the active model), the one to promote: the highest `held_in_score`, an equal
+    score going to the smaller share, the weights that moved least."""
     if not passed:
         raise ValueError("no fine-tune share passed the gate")
-    top = max(held_in_score(figures) for figures in passed.values())
-    return min(share for share, figures in passed.items() if held_in_score(figures) >= top - tie)
+    return max(passed, key=lambda share: (held_in_score(passed[share]), -share))

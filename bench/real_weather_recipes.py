@@ -1,0 +1,97 @@
+"""A real-weather job's dataset fine-tuned again with a changed recipe, offline: the fine-tune
+and its blends with the start model, on what the gate sees and on the truth it cannot see.
+
+    .venv/bin/python -m bench.real_weather_recipes ROOT NAME [--lr0 0.0005] [--seed 0]
+        [--freeze 0] [--minutes 6.5] [--out bench/results/real_weather_recipes.jsonl]
+
+ROOT is the folder a `bench.real_weather` run kept (`/tmp/tvdesk-real-weather-*`). Its job 1's
+dataset (the chosen frames with their labels, the camera's replay images, the drifted val
+split) is fine-tuned from the version the job started with, with the job's own recipe (480,
+mosaics, batch 8, AdamW, one torch thread, `--minutes` of Ultralytics' `time`) but for the
+options given; the fine-tune and its 80 % and 60 % blends are measured as in
+`bench.real_weather_blends`. Run two at a time on a 2-core machine at most (one thread each),
+and compare recipes run side by side: the epochs that fit depend on the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.real_weather import FOG, RESULTS, split_fog
+from bench.real_weather_blends import measure_blend
+from tvdesk.training.accuracy import LabelledFolder
+from tvdesk.training.blend import blend_checkpoints
+from tvdesk.training.trainer import TrainParams, train
+
+SHARES = (1.0, 0.8, 0.6)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--lr0", type=float, default=0.0005)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--freeze", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=6.5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "real_weather_recipes.jsonl")
+    args = parser.parse_args()
+    home = args.root / "home"
+    start = home / "models" / "tvdesk-traffic" / "1" / "model.pt"
+    job_data = home / "data" / "datasets" / "job-1" / "data.yaml"
+    if not FOG.is_dir() or not job_data.is_file():
+        sys.exit(f"needs ../shared/realdata and a kept real_weather run ({job_data} is missing)")
+    params = TrainParams(
+        start_from=str(start),
+        epochs=10,
+        minutes=args.minutes,
+        imgsz=480,
+        batch=8,
+        nominal_batch=8,
+        patience=5,
+        seed=args.seed,
+        workers=1,
+        threads=1,
+        freeze=args.freeze,
+        warmup_epochs=0.0,
+        optimizer="AdamW",
+        lr0=args.lr0,
+        rect=False,
+        scale=0.5,
+    )
+    work = Path("/tmp") / f"real-weather-recipe-{args.name}"
+    began = time.monotonic()
+    result = train(job_data, work, params)
+    record: dict = {
+        "root": str(args.root),
+        "name": args.name,
+        "lr0": args.lr0,
+        "seed": args.seed,
+        "freeze": args.freeze,
+        "epochs": result.epochs_run,
+        "train_s": round(time.monotonic() - began),
+        "measured": time.strftime("%Y-%m-%d"),
+    }
+    fog = LabelledFolder.from_yaml(FOG / "data.yaml").subset(split_fog()[1])
+    day = LabelledFolder.from_yaml(args.root / "day" / "data.yaml")
+    job_sets = {"drift": job_data, "base": home / "data" / "cameras" / "camera-1" / "data.yaml"}
+    for share in SHARES:
+        path = blend_checkpoints(start, result.best_weights, share, work / f"blend-{share}.pt")
+        record[str(share)] = row = measure_blend(path, fog, day, job_sets)
+        print(
+            f"{args.name} {share:.1f}: fog {row['fog_320']:.3f} / {row['fog_480']:.3f}, day "
+            f"{row['day_320']:.3f} / {row['day_480']:.3f}, gate drift {row['gate_drift']:.3f}"
+            f" base {row['gate_base']:.3f}",
+            flush=True,
+        )
+    with args.out.open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
