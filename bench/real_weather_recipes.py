@@ -6,11 +6,12 @@ and its blends with the start model, on what the gate sees and on the truth it c
 
 ROOT is the folder a `bench.real_weather` run kept (`/tmp/tvdesk-real-weather-*`). Its job 1's
 dataset (the chosen frames with their labels, the camera's replay images, the drifted val
-split) is fine-tuned from the version the job started with, with the job's own recipe (480,
-mosaics, batch 8, AdamW, one torch thread, `--minutes` of Ultralytics' `time`) but for the
-options given; the fine-tune and its 80 % and 60 % blends are measured as in
-`bench.real_weather_blends`. Run two at a time on a 2-core machine at most (one thread each),
-and compare recipes run side by side: the epochs that fit depend on the load.
+split) is fine-tuned from the version the job started with, with the job's own recorded recipe
+(here 480, mosaics, batch 8, AdamW, one torch thread; for teacher labels its class weights) but
+for the options given (`--minutes` of Ultralytics' `time`); the fine-tune and its 80 % and 60 %
+blends are measured as in `bench.real_weather_blends`. Run two at a time on a 2-core machine at
+most (one thread each), and compare recipes run side by side: the epochs that fit depend on the
+load.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.real_weather import FOG, RESULTS, split_fog
-from bench.real_weather_blends import measure_blend
-from tvdesk.training.accuracy import LabelledFolder
+from bench.real_weather import FOG, RESULTS
+from bench.real_weather_blends import held_out_fog, kept_job, measure_blend
 from tvdesk.training.blend import blend_checkpoints
 from tvdesk.training.trainer import TrainParams, train
 
@@ -40,32 +40,17 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=6.5)
     parser.add_argument("--out", type=Path, default=RESULTS / "real_weather_recipes.jsonl")
     args = parser.parse_args()
-    home = args.root / "home"
-    start = home / "models" / "tvdesk-traffic" / "1" / "model.pt"
-    job_data = home / "data" / "datasets" / "job-1" / "data.yaml"
-    if not FOG.is_dir() or not job_data.is_file():
-        sys.exit(f"needs ../shared/realdata and a kept real_weather run ({job_data} is missing)")
-    params = TrainParams(
-        start_from=str(start),
-        epochs=10,
-        minutes=args.minutes,
-        imgsz=480,
-        batch=8,
-        nominal_batch=8,
-        patience=5,
-        seed=args.seed,
-        workers=1,
-        threads=1,
-        freeze=args.freeze,
-        warmup_epochs=0.0,
-        optimizer="AdamW",
-        lr0=args.lr0,
-        rect=False,
-        scale=0.5,
-    )
+    if not FOG.is_dir() or not (args.root / "home" / "tvdesk.db").is_file():
+        sys.exit(f"needs ../shared/realdata and a kept real_weather run in {args.root}")
+    job = kept_job(args.root)
+    recorded = dict(job.train_params)  # JSON: the class weights come back as a list
+    if recorded.get("class_weights") is not None:
+        recorded["class_weights"] = tuple(recorded["class_weights"])
+    changes = {"lr0": args.lr0, "seed": args.seed, "freeze": args.freeze, "minutes": args.minutes}
+    params = TrainParams(**{**recorded, **changes})
     work = Path("/tmp") / f"real-weather-recipe-{args.name}"
     began = time.monotonic()
-    result = train(job_data, work, params)
+    result = train(job.sets["drift"], work, params)
     record: dict = {
         "root": str(args.root),
         "name": args.name,
@@ -76,12 +61,10 @@ def main() -> int:
         "train_s": round(time.monotonic() - began),
         "measured": time.strftime("%Y-%m-%d"),
     }
-    fog = LabelledFolder.from_yaml(FOG / "data.yaml").subset(split_fog()[1])
-    day = LabelledFolder.from_yaml(args.root / "day" / "data.yaml")
-    job_sets = {"drift": job_data, "base": home / "data" / "cameras" / "camera-1" / "data.yaml"}
+    fog = held_out_fog()
     for share in SHARES:
-        path = blend_checkpoints(start, result.best_weights, share, work / f"blend-{share}.pt")
-        record[str(share)] = row = measure_blend(path, fog, day, job_sets)
+        path = blend_checkpoints(job.start, result.best_weights, share, work / f"{share}.pt")
+        record[str(share)] = row = measure_blend(path, fog, job.day, job.sets)
         print(
             f"{args.name} {share:.1f}: fog {row['fog_320']:.3f} / {row['fog_480']:.3f}, day "
             f"{row['day_320']:.3f} / {row['day_480']:.3f}, gate drift {row['gate_drift']:.3f}"

@@ -1,6 +1,6 @@
 """A fine-tune that gained is measured blended back towards the active model's weights, and
-the best of what the gate passes (drifted plus base mAP50, a tie going nearer the active
-model) is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
+the best of what the gate passes (drifted plus base mAP50; with teacher labels the first
+blend that passes) is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
 
 from __future__ import annotations
 

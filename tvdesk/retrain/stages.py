@@ -437,7 +437,7 @@ def _choose_blend(
 
     s, tuned = ctx.settings, Path(ctx.result["candidate_pt"])
     passed = {1.0: metrics["candidate"]} if decision.promote else {}
-    verdicts, paths, tried = {1.0: decision}, {}, []
+    verdicts, paths, tried = {}, {}, []
     previous = held_in_score(metrics["candidate"])
     for weight in BLEND_WEIGHTS:
         ctx.progress(2 / 3, f"blending the fine-tune {weight:.0%} with the active model")

@@ -18,7 +18,7 @@ INTERVAL_S = 1.0
 
 
 class GuiThreadGarbageCollection:
-    """While it lives (from `start` to `stop`), cycles are collected on the GUI thread only."""
+    """From its creation to `stop`, cycles are collected on the GUI thread only."""
 
     def __init__(self, interval_s: float = INTERVAL_S) -> None:
         self._collector = GarbageCollector(interval=interval_s)  # disables automatic collection
