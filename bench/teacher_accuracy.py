@@ -6,7 +6,8 @@ Rows: the student (the model at 320 in one pass, as the player runs it: the refe
 same model at 640 in one pass, each test-time augmentation alone, and the teacher with its
 defaults (`TeacherSettings()`). mAP50 and mAP50-95 are over the 6 traffic classes present
 (`tvdesk.training.accuracy`: Ultralytics' matching and `ap_per_class`). Kept P/R: the boxes
-scored `keep_score` or more, matched at IoU 0.5 to a label of the same class. ms: the median
+that would become labels (`teacher.kept_boxes`: scored `keep_score` or more, one name per
+vehicle), matched at IoU 0.5 to a label of the same class. ms: the median
 time per frame on the first 30 images, the contenders taking turns over 3 rounds (so a busy
 neighbour on the machine slows them alike), and its ratio to the student's. A second table
 darkens every image to night exposure: the student, the teacher without and with its lifted
@@ -35,6 +36,7 @@ from tvdesk.retrain.teacher import (
     EnsembleTeacher,
     TeacherSettings,
     doubts_about,
+    kept_boxes,
 )
 from tvdesk.training.accuracy import VAL_CONF, VAL_IOU, LabelledFolder, measure
 
@@ -124,13 +126,15 @@ def night_contenders(model: Path, threads: int) -> dict[str, Contender]:
     }
 
 
-def replayed(found: Sequence[Detections], keep: float = 0.0) -> Detect:
-    """A detect callable that hands back recorded boxes, in order, scored `keep` or more."""
+def replayed(found: Sequence[Detections], kept: bool = False) -> Detect:
+    """A detect callable that hands back recorded boxes, in order: all, or with `kept` those
+    the teacher's defaults would make labels (`kept_boxes`)."""
     pending = iter(found)
+    settings = TeacherSettings()
 
     def detect(_image: np.ndarray) -> Detections:
         boxes = next(pending)
-        return boxes.select(boxes.scores >= keep)
+        return kept_boxes(boxes, settings) if kept else boxes
 
     return detect
 
@@ -138,11 +142,10 @@ def replayed(found: Sequence[Detections], keep: float = 0.0) -> Detect:
 def accuracy_row(
     name: str, contender: Contender, data: LabelledFolder, light: Callable
 ) -> tuple[Row, list[Detections]]:
-    """mAP of all boxes, then precision and recall of those scored `keep_score` or more."""
+    """mAP of all boxes, then precision and recall of those that would become labels."""
     found = [contender.detect(light(cv2.imread(str(path)))) for path in data.images]
     full = measure(replayed(found), contender.names, data, classes=TRAFFIC_CLASSES)
-    keep = TeacherSettings().keep_score
-    kept = measure(replayed(found, keep), contender.names, data, classes=TRAFFIC_CLASSES)
+    kept = measure(replayed(found, kept=True), contender.names, data, classes=TRAFFIC_CLASSES)
     return Row(name, full.map50, full.map50_95, kept.precision, kept.recall), found
 
 
@@ -184,7 +187,7 @@ def doubt_figures(
     for group, wanted in (("doubtful", True), ("clear", False)):
         picked = [i for i, flag in enumerate(doubtful) if flag == wanted]
         subset = data.subset([data.images[i] for i in picked])
-        detect = replayed([found[i] for i in picked], settings.keep_score)
+        detect = replayed([found[i] for i in picked], kept=True)
         kept = measure(detect, names, subset, classes=TRAFFIC_CLASSES)
         figures[group] = {
             "kept_precision": round(kept.precision, 3),

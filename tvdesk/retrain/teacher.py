@@ -75,6 +75,15 @@ class TeacherSettings:
             "recall 0.352 (0.50: 0.857 and 0.383, too near the 0.85 wanted)"
         },
     )
+    one_name_iou: float = field(
+        default=0.7,
+        metadata={
+            "help": "a kept box overlapping a better kept box of another class by this IoU or "
+            "more is the same vehicle named twice (fusion is per class, so a car seen as a "
+            "truck in one view keeps both): only the better name becomes a label. Objects of "
+            "two classes overlap by 0.56 at most in the fog set's ground truth; 1 = keep both"
+        },
+    )
     doubt_score: float = field(
         default=0.25,
         metadata={"help": "fused scores from this up to keep_score are uncertain"},
@@ -114,6 +123,7 @@ class TeacherSettings:
             "fusion_iou",
             "fusion_skip",
             "keep_score",
+            "one_name_iou",
             "doubt_score",
             "hide_score",
         ):
@@ -191,7 +201,7 @@ class EnsembleTeacher:
     def judge(self, fused: Detections, views: tuple[View, ...] = ()) -> TeacherLabels:
         """Labels from a frame's fused boxes (`boxes`): the confident ones, and the doubts."""
         settings = self.settings
-        kept = fused.select(fused.scores >= settings.keep_score)
+        kept = kept_boxes(fused, settings)
         band = (fused.scores >= settings.hide_score) & (fused.scores < settings.keep_score)
         if len(kept) and band.any():  # a second box (or class) on a labelled vehicle: not unsure
             band &= ~_on_a_kept_box(fused.xyxy, kept.xyxy, settings.fusion_iou)
@@ -268,6 +278,21 @@ def normalised(detections: Detections, scale: np.ndarray) -> Detections:
     xyxy = np.clip(detections.xyxy / scale, 0.0, 1.0)
     solid = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     return Detections(xyxy[solid], detections.scores[solid], detections.class_ids[solid])
+
+
+def kept_boxes(fused: Detections, settings: TeacherSettings) -> Detections:
+    """The fused boxes (best first) that become labels: scored `keep_score` or more, one name
+    per vehicle (a box that names a better box's object as another class is dropped)."""
+    kept = fused.select(fused.scores >= settings.keep_score)
+    if len(kept) < 2 or settings.one_name_iou >= 1.0:
+        return kept
+    renames = np.triu(box_iou(kept.xyxy, kept.xyxy) >= settings.one_name_iou, 1)
+    renames &= kept.class_ids[:, None] != kept.class_ids[None, :]
+    dropped = np.zeros(len(kept), bool)
+    for better in range(len(kept)):
+        if not dropped[better]:
+            dropped |= renames[better]
+    return kept.select(~dropped)
 
 
 def _on_a_kept_box(boxes: np.ndarray, kept: np.ndarray, iou: float) -> np.ndarray:
