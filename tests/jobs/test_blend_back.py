@@ -1,6 +1,6 @@
 """A fine-tune that gained is measured blended back towards the active model's weights, and
-the best of what the gate passes (drifted plus base mAP50; with teacher labels the first
-blend that passes) is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
+the best of what the gate passes (drifted plus base mAP50; with teacher labels one blend
+step at most) is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
 
 from __future__ import annotations
 
@@ -122,16 +122,18 @@ def test_a_blend_better_than_a_passing_fine_tune_is_promoted_and_worse_ones_end_
     assert metrics["fine_tune"]["base"]["map50"] < metrics["active"]["base"]["map50"]
 
 
-def test_with_teacher_labels_a_passing_fine_tune_stays_and_the_first_passing_blend_wins(
+def test_with_teacher_labels_one_blend_is_measured_and_the_first_passing_blend_wins(
     evaluating, monkeypatch
 ):
-    # The teacher's val split rewards every step towards the active model, so it is not asked
-    # to choose: a fine-tune that passes is promoted as it is, even where a blend scores higher.
+    # The teacher's val split rewards every step towards the active model, so it is asked
+    # about one step only: a fine-tune that passes is measured against its first blend and the
+    # better is promoted (here the blend that is all active model); no blend after it is tried.
     monkeypatch.setattr(stages, "BLEND_WEIGHTS", (0.0, 0.5))
     passing = evaluating(min_gain=-1.0, max_base_loss=1.0, labeler="teacher")
     stages.evaluate(passing)
-    assert passing.result["gate"]["promote"] and "blends" not in passing.result
-    assert "blended" not in passing.result["gate"]["reason"]
+    assert [b["weight"] for b in passing.result["blends"]] == [0.0]
+    assert passing.result["gate"]["promote"] and passing.result["blend_weight"] == 0.0
+    assert "(alone: drifted" in passing.result["gate"]["reason"]
     # One that forgot is promoted as the first blend that passes; no blend after it is tried.
     forgot = evaluating(min_gain=-1.0, max_base_loss=0.0, labeler="teacher")
     stages.evaluate(forgot)
