@@ -28,9 +28,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
-import numpy as np
 import yaml
 
+from bench.teacher_accuracy import replayed
 from jobs.retraining import RetrainApprover
 from tvdesk.config import RetrainSettings, load_settings, project_root
 from tvdesk.core.detector import OnnxDetector
@@ -140,19 +140,25 @@ def map50(model: Path, data: LabelledFolder, size: int) -> float:
 def accuracy(model: Path, data: LabelledFolder, size: int) -> tuple[float, dict[str, float]]:
     """mAP50 over the classes present, and each class's AP50 (a class with a handful of
     boxes in the split moves the mean as much as the cars do)."""
-    detector = OnnxDetector(model, conf=VAL_CONF, iou=VAL_IOU, imgsz=size, threads=2)
-    result = measure(detector.detect, detector.names, data)
-    return round(result.map50, 4), {name: round(ap, 4) for name, ap in result.ap50.items()}
+    figures = accuracies(model, data, size)
+    return figures["map50"], figures["ap50"]
 
 
-def vehicles_map50(model: Path, data: LabelledFolder, size: int) -> float:
-    """AP50 of finding the vehicles whatever kind they are named: car, bus and truck are one
-    class on both sides (a car box and a truck box on one vehicle count as a hit and a false
-    positive, as the detector's class-aware NMS keeps both)."""
+def accuracies(model: Path, data: LabelledFolder, size: int) -> dict:
+    """`accuracy`, and the AP50 of finding the vehicles whatever kind they are named (car,
+    bus and truck one class on both sides; a car box and a truck box on one vehicle count as
+    a hit and a false positive, as the detector's class-aware NMS keeps both), from one
+    detection pass."""
     detector = OnnxDetector(model, conf=VAL_CONF, iou=VAL_IOU, imgsz=size, threads=2)
+    found = [detector.detect(cv2.imread(str(image))) for image in data.images]
+    by_class = measure(replayed(found), detector.names, data)
     merged = LabelledFolder(data.images, data.labels_dir, _as_vehicles(data.names))
-    result = measure(detector.detect, _as_vehicles(detector.names), merged, classes=["vehicle"])
-    return round(result.map50, 4)
+    vehicles = measure(replayed(found), _as_vehicles(detector.names), merged, classes=["vehicle"])
+    return {
+        "map50": round(by_class.map50, 4),
+        "ap50": {name: round(ap, 4) for name, ap in by_class.ap50.items()},
+        "vehicles_map50": round(vehicles.map50, 4),
+    }
 
 
 def _as_vehicles(names) -> tuple[str, ...]:
@@ -168,13 +174,13 @@ def naming(model: Path, data: LabelledFolder, size: int) -> dict[str, dict[str, 
         frame = cv2.imread(str(image))
         truth, ids = data.truth(image, frame.shape[1], frame.shape[0])
         found = detector.detect(frame)
-        for box, class_id in zip(truth, ids, strict=True):
+        overlaps, called_as = box_iou(truth, found.xyxy), found.labels()
+        for overlap, class_id in zip(overlaps, ids, strict=True):
             name = data.names[int(class_id)]
             if name not in ("bus", "truck"):
                 continue
-            overlap = box_iou(box[None], found.xyxy)[0] if len(found) else np.zeros(0)
-            best = int(overlap.argmax()) if len(overlap) else -1
-            called = found.labels()[best] if best >= 0 and overlap[best] >= 0.5 else "missed"
+            best = int(overlap.argmax()) if len(found) else -1
+            called = called_as[best] if best >= 0 and overlap[best] >= 0.5 else "missed"
             row = table.setdefault(name, {})
             row[called] = row.get(called, 0) + 1
     return table
@@ -230,12 +236,8 @@ def measure_versions(root: Path, home: Path, started_version: str, held_out: lis
             if version is None:
                 continue
             for name, data in (("fog", fog), ("day", day)):
-                figures[f"{which}_{name}_map50_{size}"], figures[f"{which}_{name}_ap50_{size}"] = (
-                    accuracy(version.path, data, size)
-                )
-                figures[f"{which}_{name}_vehicles_map50_{size}"] = vehicles_map50(
-                    version.path, data, size
-                )
+                for figure, value in accuracies(version.path, data, size).items():
+                    figures[f"{which}_{name}_{figure}_{size}"] = value
             figures[f"{which}_day_naming_{size}"] = naming(version.path, day, size)
         if new is not None:
             for kind in ("", "vehicles_"):
