@@ -262,6 +262,26 @@ def test_a_failing_change_loses_only_itself_and_is_reported(db_path, caplog):
         assert sorted(j.kind for j in store.jobs.all()) == ["a", "b"]
 
 
+class _FailureWatchingWriter(StoreWriter):
+    """Records, each time `lost` grows, what `failure()` said at that moment."""
+
+    def __setattr__(self, name, value):
+        if name == "lost" and value:
+            self.said_when_lost_grew = [*getattr(self, "said_when_lost_grew", []), self.failure()]
+        super().__setattr__(name, value)
+
+
+def test_a_lost_write_is_explained_before_it_is_counted(db_path):
+    """The player polls `lost` from another thread and then asks `failure()`: the sentence
+    must be there first (a CI run once printed 'session 1 stopped:' with nothing after it)."""
+    with _FailureWatchingWriter(db_path) as writer:
+        writer.call(lambda store: store.sessions.end(999, "ended", 0, 0))  # no such session
+        assert writer.flush()
+    assert writer.said_when_lost_grew and all(
+        said.startswith("a write to the database failed") for said in writer.said_when_lost_grew
+    )
+
+
 WRITER_SCRIPT = """
 import sys
 from tvdesk.core.store import Store, StoreWriter

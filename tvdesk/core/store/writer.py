@@ -111,13 +111,13 @@ class StoreWriter:
         try:
             self._queue.put_nowait(change)
         except queue.Full:
-            self.lost += 1
-            if self.lost == 1 or self.lost % 1000 == 0:
-                logger.warning("database writer is behind: %d changes dropped so far", self.lost)
             self._first_failure = self._first_failure or (
                 f"the database {self.path} could not keep up: changes were dropped. It keeps "
                 "what was written before; give the player more CPU or disk speed"
             )
+            self.lost += 1
+            if self.lost == 1 or self.lost % 1000 == 0:
+                logger.warning("database writer is behind: %d changes dropped so far", self.lost)
 
     def _run(self) -> None:
         try:
@@ -184,10 +184,12 @@ class StoreWriter:
             self._lose(store, 1, exc)
 
     def _lose(self, store: Store, count: int, exc: Exception) -> None:
-        self.error = exc
-        self.lost += count
-        logger.error("could not write %d change(s) to %s: %r", count, store.path, exc)
+        # The sentence before the count: a reader that sees `lost` grow (another thread) must
+        # find the failure already said.
         self._first_failure = self._first_failure or (
             f"a write to the database failed: {describe_database_error(exc, store.path)}. It "
             f"keeps everything written before ({self.written} changes in this run)"
         )
+        self.error = exc
+        self.lost += count
+        logger.error("could not write %d change(s) to %s: %r", count, store.path, exc)
