@@ -1,6 +1,6 @@
 """A fine-tune that gained is measured blended back towards the active model's weights, and
-the best of what the gate passes (drifted plus base mAP50; with teacher labels a set share)
-is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
+the best of what the gate passes (drifted plus base mAP50; with teacher labels one blend
+step at most) is promoted: real checkpoints, real Ultralytics evaluation, in-process stages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from tvdesk.core.registry import Registry, pt_path
 from tvdesk.core.store import Store
 from tvdesk.retrain import stages
 from tvdesk.retrain.context import JobContext, JobStopped, request_retrain
-from tvdesk.retrain.gate import decide
 from tvdesk.training.blend import blend_checkpoints
 
 
@@ -123,51 +122,20 @@ def test_a_blend_better_than_a_passing_fine_tune_is_promoted_and_worse_ones_end_
     assert metrics["fine_tune"]["base"]["map50"] < metrics["active"]["base"]["map50"]
 
 
-def test_with_teacher_labels_the_set_share_is_promoted_when_it_passes(evaluating, monkeypatch):
-    # The teacher's val split rewards every step towards the active model, so it does not
-    # choose: the TEACHER_BLEND share is measured and promoted when it passes, nothing else.
-    monkeypatch.setattr(stages, "TEACHER_BLEND", 0.0)
+def test_with_teacher_labels_one_blend_is_measured_and_the_first_passing_blend_wins(
+    evaluating, monkeypatch
+):
+    # The teacher's val split rewards every step towards the active model, so it is asked
+    # about one step only: a fine-tune that passes is measured against its first blend and the
+    # better is promoted (here the blend that is all active model); no blend after it is tried.
+    monkeypatch.setattr(stages, "BLEND_WEIGHTS", (0.0, 0.5))
     passing = evaluating(min_gain=-1.0, max_base_loss=1.0, labeler="teacher")
     stages.evaluate(passing)
     assert [b["weight"] for b in passing.result["blends"]] == [0.0]
     assert passing.result["gate"]["promote"] and passing.result["blend_weight"] == 0.0
     assert "(alone: drifted" in passing.result["gate"]["reason"]
-    # A share that still forgets too much of the base: the shares nearer the active model.
-    monkeypatch.setattr(stages, "TEACHER_BLEND", 0.5)
-    monkeypatch.setattr(stages, "TEACHER_BLEND_DOWN", (0.0,))
+    # One that forgot is promoted as the first blend that passes; no blend after it is tried.
     forgot = evaluating(min_gain=-1.0, max_base_loss=0.0, labeler="teacher")
     stages.evaluate(forgot)
-    assert [(b["weight"], b["promote"]) for b in forgot.result["blends"]] == [
-        (0.5, False),
-        (0.0, True),
-    ]
+    assert [b["weight"] for b in forgot.result["blends"]] == [0.0]
     assert forgot.result["blend_weight"] == 0.0
-    assert "(alone it lost" in forgot.result["gate"]["reason"]
-
-
-def test_with_teacher_labels_a_share_that_gains_too_little_goes_back_towards_the_fine_tune(
-    evaluating,
-):
-    # Gate figures made up for the shares (the blending and measuring are tested above): the
-    # set share gains too little, the next share up passes and is promoted.
-    ctx = evaluating(min_gain=0.05, max_base_loss=0.02, labeler="teacher")
-    reference = {"drift": {"map50": 0.40}, "base": {"map50": 0.80}}
-    drift_of = {stages.TEACHER_BLEND: 0.42, **{w: 0.47 for w in stages.TEACHER_BLEND_UP}}
-    asked = []
-
-    def measured(weight):
-        asked.append(weight)
-        figures = {"drift": {"map50": drift_of[weight]}, "base": {"map50": 0.80}}
-        verdict = decide(figures, reference, min_gain=0.05, max_base_loss=0.02)
-        return figures, verdict, ctx.workspace / f"blend-{weight}.pt"
-
-    tuned = {"drift": {"map50": 0.50}, "base": {"map50": 0.79}}
-    alone = decide(tuned, reference, min_gain=0.05, max_base_loss=0.02)
-    metrics = {"candidate": tuned}
-    chosen = stages._teacher_share(ctx, alone, metrics, measured)
-    assert asked == [stages.TEACHER_BLEND, stages.TEACHER_BLEND_UP[0]]
-    assert chosen.promote and ctx.result["blend_weight"] == stages.TEACHER_BLEND_UP[0]
-    assert metrics["fine_tune"] is tuned and metrics["candidate"]["drift"]["map50"] == 0.47
-    # None of the shares passing: the fine-tune's own verdict stands.
-    drift_of.update(dict.fromkeys(stages.TEACHER_BLEND_UP, 0.43))
-    assert stages._teacher_share(ctx, alone, {"candidate": tuned}, measured) == alone
