@@ -17,19 +17,17 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from bench.detector import environment, real_frames
-from bench.int8 import MODELS
+from bench.int8 import MODELS, time_rounds
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.detector.int8_copy import int8_path
 from tvdesk.core.detector.runtime_choice import cpu_name
 
 SIZES = (320, 480)
-CALLS, ROUND = 120, 6  # timed calls per method and configuration; calls per method in a round
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "fresh_frames.json"
 HEADER = (
     f"{'model':<26}{'imgsz':>6}{'floor ms':>10}{'stored ms':>11}{'fresh ms':>10}"
@@ -39,38 +37,25 @@ HEADER = (
 
 def time_methods(detector: OnnxDetector, frames: list[np.ndarray]) -> dict[str, float]:
     """Median milliseconds of the floor, `detect` on stored frames and on fresh copies."""
-    tensors = [detector.prepare(f) for f in frames]
+    tensors = {id(f): detector.prepare(f) for f in frames}
     fresh, scratch = np.empty_like(frames[0]), np.empty_like(frames[0])
     half = len(frames) // 2
 
-    def floor(i: int) -> None:
-        detector.run(tensors[i])
+    def copy_a_frame(name: str, i: int) -> None:
+        """Every call follows a frame's copy (the same memory traffic): `fresh` gets the frame
+        it detects on, as a decoder writes it; the others copy another frame, so that their
+        own frame stays where the last run left it."""
+        if name == "fresh":
+            np.copyto(fresh, frames[i])
+        else:
+            np.copyto(scratch, frames[(i + half) % len(frames)])
 
-    def stored(i: int) -> None:
-        detector.detect(frames[i])
-
-    def written(i: int) -> None:
-        detector.detect(fresh)
-
-    methods = {"floor": floor, "stored": stored, "fresh": written}
-    times: dict[str, list[float]] = {name: [] for name in methods}
-    order = list(methods)
-    for start in range(0, CALLS, ROUND):
-        order = order[1:] + order[:1]
-        for name in order:
-            methods[name](start % len(frames))  # untimed: the switch from the other method
-            for call in range(start, start + ROUND):
-                i = call % len(frames)
-                # Every call follows a frame's copy (the same memory traffic): `fresh` gets the
-                # frame it detects on, as a decoder writes it; the others copy another frame,
-                # so that their own frame stays where the last run left it.
-                if name == "fresh":
-                    np.copyto(fresh, frames[i])
-                else:
-                    np.copyto(scratch, frames[(i + half) % len(frames)])
-                began = time.perf_counter()
-                methods[name](i)
-                times[name].append((time.perf_counter() - began) * 1e3)
+    methods = {
+        "floor": lambda f: detector.run(tensors[id(f)]),
+        "stored": detector.detect,
+        "fresh": lambda _: detector.detect(fresh),
+    }
+    times = time_rounds(methods, frames, before=copy_a_frame)
     return {name: float(np.median(ms)) for name, ms in times.items()}
 
 
@@ -107,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

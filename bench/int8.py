@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -105,19 +106,26 @@ def latency_row(name: str, imgsz: int, threads: int, frames: list[np.ndarray]) -
     )
 
 
-def time_rounds(methods: dict, frames: list[np.ndarray]) -> dict[str, list[float]]:
+def time_rounds(
+    methods: dict, frames: list[np.ndarray], before: Callable[[str, int], None] | None = None
+) -> dict[str, list[float]]:
     """Milliseconds per call, in rounds that rotate the order of the methods; each method's
     block starts with an untimed call, so that no method pays for the switch from another
-    session (its caches, or at 2 threads the other pool's threads still spinning)."""
+    session (its caches, or at 2 threads the other pool's threads still spinning). `before`,
+    if given, runs untimed ahead of each timed call with the method's name and the frame's
+    index."""
     times: dict[str, list[float]] = {name: [] for name in methods}
     order = list(methods)
     for start in range(0, RUNS, ROUND):
         order = order[1:] + order[:1]
         for name in order:
             methods[name](frames[start % len(frames)])
-            for i in range(start, start + ROUND):
+            for call in range(start, start + ROUND):
+                i = call % len(frames)
+                if before is not None:
+                    before(name, i)
                 began = time.perf_counter()
-                methods[name](frames[i % len(frames)])
+                methods[name](frames[i])
                 times[name].append((time.perf_counter() - began) * 1e3)
     return times
 

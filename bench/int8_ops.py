@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         for op, row in list(figures["ops"].items())[:SHOWN]:
             print(f"  {op:<24}{row['ms']:7.2f} ms {row['share']:7.1%}  {row['nodes']:4d} nodes")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 
