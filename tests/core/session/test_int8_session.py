@@ -5,14 +5,15 @@ the detector say which precision runs."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tvdesk.config import Settings, traffic_model_path
-from tvdesk.core.detector import DetectorSlot, OnnxDetector
-from tvdesk.core.detector.runtime_choice import int8_cpu
+from tvdesk.core.detector import DetectorSlot, OnnxDetector, runtime_choice
+from tvdesk.core.detector.runtime_choice import int8_cpu, read_choices
 from tvdesk.core.registry import INT8_NAME, Candidate, Registry
 from tvdesk.core.session import cameras
 from tvdesk.core.session.events import SwapDone
@@ -85,3 +86,47 @@ def test_a_real_camera_is_put_in_the_slot_on_the_traffic_int8_copy(bundled_model
     assert cameras.put_in_slot(slot, camera, version, 480, isolated_home) is None  # there already
     assert cameras.put_in_slot(slot, camera, version, 480).accepted  # no data folder: fp32
     assert (Path(slot.current.path), slot.current.precision) == (version.path, "fp32")
+
+
+def _put_in_slot_timing_in_background(bundled_model, home):
+    info = SourceInfo("file", "/videos/road.mp4", 25.0, (1280, 720), 100, False, True)
+    with Store(database_path(home)) as store:
+        registry = Registry(store, home)
+        base = cameras.BaseModels(bundled_model, traffic_model_path())
+        camera = cameras.open_camera(store, registry, info, base)
+        version = registry.version_of(camera)
+    slot = DetectorSlot(OnnxDetector(bundled_model))
+    swap = cameras.put_in_slot(slot, camera, version, 480, home, time_int8_in_background=True)
+    return slot, swap, version
+
+
+def _timing_done() -> bool:
+    return not any(t.name == "tvdesk-int8-timing" for t in threading.enumerate())
+
+
+def test_a_first_timing_does_not_hold_the_caller_and_the_int8_copy_follows(
+    bundled_model, isolated_home, monkeypatch
+):
+    timing_may_end = threading.Event()
+    real_measure = runtime_choice.measure
+
+    def measure_when_let(*args):
+        assert timing_may_end.wait(60)
+        return real_measure(*args)
+
+    monkeypatch.setattr(runtime_choice, "measure", measure_when_let)
+    slot, swap, version = _put_in_slot_timing_in_background(bundled_model, isolated_home)
+    assert swap is not None and swap.accepted and slot.current.path == version.path  # fp32 now
+    timing_may_end.set()
+    _wait(lambda: slot.current.precision == "int8", 60)
+    assert slot.current.path == version.path.with_name(INT8_NAME)
+    (choice,) = read_choices(isolated_home).values()
+    assert choice["choice"] == "int8"
+
+
+def test_a_camera_changed_during_the_timing_keeps_its_model(bundled_model, isolated_home):
+    slot, *_ = _put_in_slot_timing_in_background(bundled_model, isolated_home)
+    assert slot.load_and_swap(bundled_model).accepted  # another camera opened meanwhile
+    _wait(_timing_done, 60)
+    assert read_choices(isolated_home)  # it was timed, and remembered
+    assert slot.current.path == bundled_model  # but not swapped over the other camera's model

@@ -6,7 +6,8 @@ the fp32 model otherwise. Both are timed once per machine, model and input size,
 priority thread (like a swap's checks), in back-to-back pairs on a real-sized frame, and the
 answer is kept in `runtime_choice.json` in the data folder, keyed by the CPU model, ONNX
 Runtime's version, the threads, the input size and both files' checksums: a change of any of
-them measures again.
+them measures again. Where a camera opens from the GUI, the measurement must not hold the window
+(about a second and a half): the fp32 model plays at once, and `when_measured` hears the choice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import platform
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,10 +50,13 @@ def runtime_model(
     *,
     threads: int = 1,
     frame_hw: tuple[int, int] | None = None,
+    when_measured: Callable[[Path], None] | None = None,
 ) -> Path:
     """The file to run for the model `version_path` at input size `imgsz` (None: the model's
     own) with `threads` threads: its int8 copy or `version_path` itself. Blocks while a first
-    measurement runs (about a second); call it off the frame thread."""
+    measurement runs (about a second); call it off the frame thread. With `when_measured`, a
+    first measurement runs in the background instead: `version_path` now, and the file chosen
+    goes to `when_measured(path)` on the measuring thread once it is known."""
     int8, why = gated_int8(version_path, imgsz)
     if int8 is None:
         logger.debug("%s runs fp32: %s", version_path, why)
@@ -63,9 +68,26 @@ def runtime_model(
     key = choice_key(cpu, version_path, int8, imgsz, threads)
     choices = read_choices(data_dir)
     choice = choices.get(key)
-    if not isinstance(choice, dict) or choice.get("choice") not in ("int8", "fp32"):
-        choice = measure_off_thread(version_path, int8, imgsz, threads, frame_hw or FRAME_HW)
-        remember(data_dir, choices | {key: choice})
+    if isinstance(choice, dict) and choice.get("choice") in ("int8", "fp32"):
+        return _chosen(version_path, int8, choice)
+    measuring = (version_path, int8, imgsz, threads, frame_hw or FRAME_HW)
+    if when_measured is None:
+        choice = measure_off_thread(*measuring)
+        remember(data_dir, read_choices(data_dir) | {key: choice})
+        return _chosen(version_path, int8, choice)
+
+    def measure_then_tell() -> None:
+        low_priority_for_this_thread()
+        choice = measure_safely(*measuring)
+        remember(data_dir, read_choices(data_dir) | {key: choice})
+        when_measured(_chosen(version_path, int8, choice))
+
+    logger.info("%s runs fp32 while its int8 copy is timed against it", version_path)
+    threading.Thread(target=measure_then_tell, name="tvdesk-int8-timing", daemon=True).start()
+    return version_path
+
+
+def _chosen(version_path: Path, int8: Path, choice: dict) -> Path:
     logger.info(
         "%s runs %s on this CPU (int8 %.1f ms, fp32 %.1f ms a frame)",
         version_path,
@@ -131,22 +153,28 @@ def remember(data_dir: Path, choices: dict[str, dict]) -> None:
 def measure_off_thread(
     fp32: Path, int8: Path, imgsz: int | None, threads: int, frame_hw: tuple[int, int]
 ) -> dict:
-    """`measure` on a thread of low priority (it yields to a playing stream's frames); an
-    int8 copy that does not load or run here means fp32."""
+    """`measure_safely` on a thread of low priority (it yields to a playing stream's frames)."""
     outcome: list[dict] = []
 
     def run() -> None:
         low_priority_for_this_thread()
-        try:
-            outcome.append(measure(fp32, int8, imgsz, threads, frame_hw))
-        except Exception as exc:  # any failure: the fp32 model runs, the log says why
-            logger.warning("%s cannot run here, the fp32 model runs: %s", int8, exc)
-            outcome.append({"choice": "fp32", "imgsz": imgsz, "reason": str(exc)})
+        outcome.append(measure_safely(fp32, int8, imgsz, threads, frame_hw))
 
     worker = threading.Thread(target=run, name="tvdesk-int8-timing")
     worker.start()
     worker.join()
     return outcome[0]
+
+
+def measure_safely(
+    fp32: Path, int8: Path, imgsz: int | None, threads: int, frame_hw: tuple[int, int]
+) -> dict:
+    """`measure`; an int8 copy that does not load or run here means fp32."""
+    try:
+        return measure(fp32, int8, imgsz, threads, frame_hw)
+    except Exception as exc:  # any failure: the fp32 model runs, the log says why
+        logger.warning("%s cannot run here, the fp32 model runs: %s", int8, exc)
+        return {"choice": "fp32", "imgsz": imgsz, "reason": str(exc)}
 
 
 def measure(

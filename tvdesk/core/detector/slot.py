@@ -104,16 +104,21 @@ class DetectorSlot:
         *,
         sample: np.ndarray | None = None,
         imgsz: int | tuple[int, int] | object | None = KEEP,
-    ) -> SwapEvent:
+        replacing: Path | None = None,
+    ) -> SwapEvent | None:
         """Load, check and warm up `path` off the frame thread, then swap it in between two
         frames; `imgsz` runs it at another input size (default: the live detector's).
 
         Blocking; call it off the frame thread. The warm-up runs on `sample` if given, else on a
         grey frame of the size the stream last had. Never raises for a bad model: the event
-        says whether it was swapped in or rejected and why.
+        says whether it was swapped in or rejected and why. With `replacing`, only while that
+        file is the live model (checked when no other swap can come between): None otherwise.
         """
         path = Path(path)
         with self._swap_lock:
+            if replacing is not None and not _is_file(self._current.path, replacing):
+                logger.info("not swapping in %s: %s no longer runs", path, replacing)
+                return None
             event = self._swap(path, sample, imgsz)
         log = logger.info if event.accepted else logger.warning
         log(
@@ -240,6 +245,10 @@ def _checked_copy(
         if isinstance(outcome[0], Exception):
             raise outcome[0]
         yield target, outcome[0]
+
+
+def _is_file(a: str | Path, b: str | Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def low_priority_for_this_thread() -> None:

@@ -139,17 +139,32 @@ def put_in_slot(
     version: ModelVersion | None,
     imgsz: int | None,
     data_dir: Path | None = None,
+    *,
+    time_int8_in_background: bool = False,
 ) -> SwapEvent | None:
     """Swap `version` (at `imgsz`) into `slot` unless it is there already, and apply the
     camera's thresholds; the swap's outcome, or None when none was needed. With `data_dir`
-    the version's int8 copy runs where `runtime_model` chooses it."""
+    the version's int8 copy runs where `runtime_model` chooses it; with
+    `time_int8_in_background` a first timing of the two does not hold the caller (a window
+    opening a camera): the fp32 model plays, and the int8 copy is swapped in once it has
+    measured faster, if the fp32 model still plays then."""
     swap = None
     if version is not None:
-        path = version.path
+        path = fp32 = version.path
+
+        def swap_in(chosen: Path) -> None:  # on the timing thread
+            if chosen != fp32:
+                slot.load_and_swap(chosen, imgsz=imgsz, replacing=fp32)
+
         if data_dir is not None:
             options = slot.current.options
             path = runtime_model(
-                path, imgsz, data_dir, threads=options.threads, frame_hw=slot.current.last_frame_hw
+                path,
+                imgsz,
+                data_dir,
+                threads=options.threads,
+                frame_hw=slot.current.last_frame_hw,
+                when_measured=swap_in if time_int8_in_background else None,
             )
         if not (same_file(slot, path) and slot.current.options.imgsz == imgsz):
             swap = slot.load_and_swap(path, imgsz=imgsz)

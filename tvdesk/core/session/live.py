@@ -316,7 +316,9 @@ class LiveSession:
         """The camera's version in the slot (unless an override plays); its version or None."""
         version = None if self.model_override else self.registry.version_of(camera)
         imgsz = cameras.input_size(camera, self.settings.traffic_imgsz)
-        swap = cameras.put_in_slot(self.slot, camera, version, imgsz, self.data_dir)
+        swap = cameras.put_in_slot(
+            self.slot, camera, version, imgsz, self.data_dir, time_int8_in_background=True
+        )
         if swap is not None and not swap.accepted and version is not None:
             self._publish(SessionError(swap_failed_message(version, swap)))
         return version
