@@ -186,13 +186,15 @@ def naming(model: Path, data: LabelledFolder, size: int) -> dict[str, dict[str, 
     return table
 
 
-def run_once(labels: str, number: int) -> dict:
+def run_once(labels: str, number: int, train_threads: int | None = None) -> dict:
     root = Path(tempfile.mkdtemp(prefix=f"tvdesk-real-weather-{labels}-"))
     home = root / "home"
     held_in, held_out = split_fog()
     folder, fog_of = stream_folder(root, held_in)
     settings = replace(load_settings(), data_dir=home, baseline_seconds=BASELINE_S)
     retrain = RetrainSettings(labeler="teacher", refine_minutes=0.0)  # the first version
+    if train_threads is not None:
+        retrain = retrain.with_changes(threads=train_threads)
     if labels == "import":
         retrain = retrain.with_changes(
             labeler="import", import_dir=str(operator_export(root, fog_of))
@@ -210,6 +212,7 @@ def run_once(labels: str, number: int) -> dict:
         approver.stop_workers()
     report = build_report(run)  # its drift onset is the fog's start (options.day_s)
     report["source"] = f"{DAY_CLIP} ({fog_start_s:.1f} s of day), then dawn_fog held-in, looped"
+    report["train_threads"] = retrain.threads
     if report["alarm"]:
         report["alarm"]["after_fog_start_s"] = round(report["alarm"]["stream_s"] - fog_start_s, 1)
     report["wall_s"] = round(time.monotonic() - started, 1)
@@ -295,6 +298,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--labels", choices=("teacher", "import", "both"), default="both")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--train-threads", type=int, help="torch threads of the fine-tune (default: the setting's)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "real_weather.json")
     parser.add_argument(
         "--measure",
@@ -312,7 +318,7 @@ def main() -> int:
     reports = []
     for number in range(1, args.runs + 1):
         for kind in kinds:
-            reports.append(run_once(kind, number))
+            reports.append(run_once(kind, number, args.train_threads))
             print_row(reports[-1])
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(
