@@ -5,6 +5,8 @@ the detector say which precision runs."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -130,3 +132,21 @@ def test_a_camera_changed_during_the_timing_keeps_its_model(bundled_model, isola
     _wait(_timing_done, 60)
     assert read_choices(isolated_home)  # it was timed, and remembered
     assert slot.current.path == bundled_model  # but not swapped over the other camera's model
+
+
+def test_a_process_ending_during_the_timing_exits_cleanly(bundled_model, isolated_home):
+    """ONNX Runtime running on a thread the interpreter abandons at exit aborts the process."""
+    script = f"""
+from pathlib import Path
+from test_int8_session import _put_in_slot_timing_in_background
+_put_in_slot_timing_in_background(Path({str(bundled_model)!r}), Path({str(isolated_home)!r}))
+"""
+    ended = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    assert read_choices(isolated_home), "the timing did not finish before the process ended"

@@ -83,7 +83,9 @@ def runtime_model(
         when_measured(_chosen(version_path, int8, choice))
 
     logger.info("%s runs fp32 while its int8 copy is timed against it", version_path)
-    threading.Thread(target=measure_then_tell, name="tvdesk-int8-timing", daemon=True).start()
+    # Not a daemon: a process ending while ONNX Runtime runs on a daemon thread aborts
+    # ("terminate called without an active exception"); exit waits for the timing instead.
+    threading.Thread(target=measure_then_tell, name="tvdesk-int8-timing").start()
     return version_path
 
 
