@@ -72,7 +72,13 @@ def build_window(
             info = source.info
         try:
             session = start_session(
-                settings, info, model=model, approver=approver, engine=engine, **session_options
+                settings,
+                info,
+                model=model,
+                approver=approver,
+                engine=engine,
+                time_int8_in_background=True,  # the window is not held by a first timing
+                **session_options,
             )
         except BaseException:
             if source is not None:

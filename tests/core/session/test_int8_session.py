@@ -150,3 +150,34 @@ _put_in_slot_timing_in_background(Path({str(bundled_model)!r}), Path({str(isolat
     )
     assert ended.returncode == 0, ended.stderr[-2000:]
     assert read_choices(isolated_home), "the timing did not finish before the process ended"
+
+
+def test_a_session_started_for_a_window_starts_on_fp32_and_times_once(
+    bundled_model, isolated_home, monkeypatch
+):
+    timings = []
+    timing_may_end = threading.Event()
+    real_measure = runtime_choice.measure
+
+    def counted_measure(*args):
+        timings.append(args)
+        assert timing_may_end.wait(60)
+        return real_measure(*args)
+
+    monkeypatch.setattr(runtime_choice, "measure", counted_measure)
+    info = SourceInfo("file", "/videos/road.mp4", 25.0, (1280, 720), 100, False, True)
+    settings = Settings(data_dir=isolated_home, model_path=bundled_model)
+    session = start_session(settings, info, poll_s=0.2, time_int8_in_background=True)
+    try:
+        slot = session.slot
+        assert slot.current.precision == "fp32"  # not held by the timing
+        version = slot.current.path
+        session.attach(info)  # the camera plays while its timing runs: no second timing
+        timing_may_end.set()
+        _wait(lambda: slot.current.precision == "int8", 60)
+        _wait(_timing_done, 60)
+        assert len(timings) == 1
+        assert slot.current.path == version.with_name(INT8_NAME)
+    finally:
+        timing_may_end.set()
+        session.close()
