@@ -23,7 +23,6 @@ so, when it is absent.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -36,7 +35,7 @@ import lap
 import numpy as np
 
 from bench.cameras import training_beside
-from bench.detector import environment
+from bench.detector import environment, write_results
 from tvdesk.config import Settings, project_root
 from tvdesk.core.detector import DetectorSlot, OnnxDetector
 from tvdesk.core.detector.detections import Detections, box_iou
@@ -232,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 trainer.wait(30)
     print_table(results)
     results["load_average_at_end"] = os.getloadavg()  # other work on the machine skews times
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -13,14 +13,13 @@ thread, the precision running when it returned and 3 s later. Prints a table and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.detector import environment
+from bench.detector import environment, write_results
 from tvdesk.config import RetrainSettings, Settings, project_root
 
 CLIPS = project_root().parent / "shared" / "realdata" / "videos"
@@ -92,8 +91,7 @@ def main() -> int:
                 f"{number:<5}{row['open']:<22}{row['gui_thread_held_ms']:>14.0f} ms"
                 f"{row['precision_at_return']:>11}{row['precision_3s_later']:>11}"
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     return 0
 
 

@@ -252,6 +252,13 @@ def targets(rows: list[LatencyRow], stream: dict, accuracy: list[dict]) -> dict[
     return checks
 
 
+def write_results(path: Path, results: dict) -> None:
+    """A benchmark's results as JSON at `path` (its folder made if need be), and where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
 def environment() -> dict:
     versions = {
         "onnxruntime": ort.__version__,
@@ -351,9 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     results["load_average_at_end"] = os.getloadavg()  # other work on the machine skews times
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

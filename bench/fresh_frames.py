@@ -14,14 +14,13 @@ over the floor. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.detector import environment, real_frames
+from bench.detector import environment, real_frames, write_results
 from bench.int8 import MODELS, time_rounds
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.detector.int8_copy import int8_path
@@ -91,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames": len(frames),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -18,7 +18,6 @@ our detector at Ultralytics' validation thresholds).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.detector import environment, real_frames
+from bench.detector import environment, real_frames, write_results
 from tvdesk.config import project_root
 from tvdesk.core.detector import OnnxDetector
 from tvdesk.core.detector.int8_copy import int8_path
@@ -207,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, m in results["map50"][name].items():
                 print(f"{name:<16} {key:<20} mAP50 fp32 {m['fp32']:.4f}  int8 {m['int8']:.4f}")
     results["load_average_at_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -12,7 +12,6 @@ inference time against fp32 at 480, one thread, in alternating rounds on real fr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from bench.detector import real_frames
+from bench.detector import real_frames, write_results
 from bench.int8 import time_rounds
 from tvdesk.config import project_root
 from tvdesk.core.detector import OnnxDetector
@@ -98,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     results["load_average_at_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

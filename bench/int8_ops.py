@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bench.detector import environment
+from bench.detector import environment, write_results
 from bench.int8 import MODELS
 from tvdesk.core.detector.int8_copy import int8_path
 from tvdesk.core.detector.letterbox import Letterbox
@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path.name}: {figures['ms_per_run']:.2f} ms a run at {input_hw[1]}x{input_hw[0]}")
         for op, row in list(figures["ops"].items())[:SHOWN]:
             print(f"  {op:<24}{row['ms']:7.2f} ms {row['share']:7.1%}  {row['nodes']:4d} nodes")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -73,13 +73,18 @@ def test_a_session_starts_on_the_int8_copy_and_follows_a_promoted_one(bundled_mo
         session.close()
 
 
-def test_a_real_camera_is_put_in_the_slot_on_the_traffic_int8_copy(bundled_model, isolated_home):
+def _real_camera(bundled_model, home):
+    """A real camera of a new data folder and its version (the traffic model's first)."""
     info = SourceInfo("file", "/videos/road.mp4", 25.0, (1280, 720), 100, False, True)
-    with Store(database_path(isolated_home)) as store:
-        registry = Registry(store, isolated_home)
+    with Store(database_path(home)) as store:
+        registry = Registry(store, home)
         base = cameras.BaseModels(bundled_model, traffic_model_path())
         camera = cameras.open_camera(store, registry, info, base)
-        version = registry.version_of(camera)
+        return camera, registry.version_of(camera)
+
+
+def test_a_real_camera_is_put_in_the_slot_on_the_traffic_int8_copy(bundled_model, isolated_home):
+    camera, version = _real_camera(bundled_model, isolated_home)
     slot = DetectorSlot(OnnxDetector(bundled_model))
     swap = cameras.put_in_slot(slot, camera, version, 480, isolated_home)
     assert swap is not None and swap.accepted, swap
@@ -91,12 +96,7 @@ def test_a_real_camera_is_put_in_the_slot_on_the_traffic_int8_copy(bundled_model
 
 
 def _put_in_slot_timing_in_background(bundled_model, home):
-    info = SourceInfo("file", "/videos/road.mp4", 25.0, (1280, 720), 100, False, True)
-    with Store(database_path(home)) as store:
-        registry = Registry(store, home)
-        base = cameras.BaseModels(bundled_model, traffic_model_path())
-        camera = cameras.open_camera(store, registry, info, base)
-        version = registry.version_of(camera)
+    camera, version = _real_camera(bundled_model, home)
     slot = DetectorSlot(OnnxDetector(bundled_model))
     swap = cameras.put_in_slot(slot, camera, version, 480, home, time_int8_in_background=True)
     return slot, swap, version
