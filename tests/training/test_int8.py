@@ -88,13 +88,14 @@ def test_its_card_entry_is_what_the_player_reads(made):
 def test_the_decode_stays_float_and_every_other_conv_is_int8(made):
     model, verdict = made
     tail = set(decode_tail(onnx.load(str(model))))
-    assert {"/model.22/dfl/conv/Conv", "/model.22/Sigmoid", "/model.22/Concat_26"} <= tail
+    assert {"/model.22/dfl/MatMul", "/model.22/Sigmoid", "/model.22/Concat_26"} <= tail
     assert not [name for name in tail if "/cv2." in name or "/cv3." in name]
     graph = onnx.load(str(verdict.file)).graph
     dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
     convs = [n for n in graph.node if n.op_type == "Conv"]
     int8_convs = [n.name for n in convs if n.input[1] in dequantized]
-    assert len(int8_convs) == len(convs) - 1  # all but the DFL's
+    assert len(int8_convs) == len(convs)  # the DFL's weighted sum is a MatMul, left float
+    assert "/model.22/dfl/MatMul" not in {n.name for n in graph.node if dequantized & set(n.input)}
     decoded = {o for n in graph.node if n.name in tail for o in n.output}
     requantized = [n.name for n in graph.node if n.op_type == "QuantizeLinear"]
     assert requantized and not [
