@@ -6,8 +6,8 @@ Both rewrites leave every output the same to the bit (checked here on the same i
 
 - **GEMM form of the int8 copy**: its int8 conv weights, stored symmetric in [-127, 127] with
   zero point 0, stored as (weight - 1) with zero point -1. ONNX Runtime runs a QLinearConv with
-  a zero weight zero point through its direct symmetric kernels (VNNI) and any other through
-  im2col and its integer GEMM, which uses AMX tiles on a CPU that has them.
+  a zero weight zero point through its direct symmetric convolution kernels and any other
+  through im2col and its integer GEMM kernels (VNNI for both on a CPU that has it).
 - **DFL softmax on the last axis** (`tvdesk.training.onnx_graph.last_axis_dfl`, which every
   export now gets): timed here where the files in `--models` do not have it yet (the bundled
   models before 2026-12-07).
