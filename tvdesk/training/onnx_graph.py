@@ -5,8 +5,8 @@ exports it as a Transpose to (batch, 16, 4, anchors), a Softmax over axis 1 and 
 the fixed weights 0..15. ONNX Runtime computes a Softmax over any axis but the last by
 transposing around it. `last_axis_dfl` transposes to (batch, 4, anchors, 16) instead, takes the
 Softmax over the last axis and the same weighted sum as a MatMul: the same outputs (identical
-on the traffic model at 320x192, checked on every rewrite), 4-5 % less time for the fp32 model
-and 8-9 % for its int8 copy, whose decode stays float (measured: `python -m bench.int8_forms`;
+on the traffic model at 320x192, checked on every rewrite), 4-6 % less time for the fp32 model
+and 9-10 % for its int8 copy, whose decode stays float (measured: `python -m bench.int8_forms`;
 docs/benchmarks.md). Every export goes through it (`export.export_onnx`).
 """
 
