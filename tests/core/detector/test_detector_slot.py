@@ -175,16 +175,21 @@ def test_a_failing_subscriber_does_not_stop_the_swap(two_models, caplog):
     assert "subscriber failed" in caplog.text and "the UI fell over" in caplog.text
 
 
-def test_a_swap_replacing_a_model_that_no_longer_runs_is_left_out(two_models, tmp_path):
+def test_a_swap_replacing_a_model_that_no_longer_runs_is_left_out(two_models, tmp_path, caplog):
     first, second = two_models
     third = shutil.copy(first, tmp_path / "tvdesk-third.onnx")
     slot = DetectorSlot(OnnxDetector(first))
     seen = []
     slot.subscribe(seen.append)
+    caplog.set_level(logging.INFO, logger="tvdesk.core.detector.slot")
     assert slot.load_and_swap(second, replacing=third) is None  # `first` runs, not `third`
     assert slot.current.path == first and not seen
+    assert f"{third} no longer runs" in caplog.text
     event = slot.load_and_swap(second, replacing=first)
     assert event.accepted and slot.current.path == second and seen == [event]
+    caplog.clear()  # a second listener of the same timing finds its model running already
+    assert slot.load_and_swap(second, replacing=first) is None and seen == [event]
+    assert f"not swapping in {second}: it runs already" in caplog.text
 
 
 def test_a_preoptimized_copy_gives_the_same_boxes(bundled_model, tmp_path, frames):

@@ -117,7 +117,9 @@ class DetectorSlot:
         path = Path(path)
         with self._swap_lock:
             if replacing is not None and not _is_file(self._current.path, replacing):
-                logger.info("not swapping in %s: %s no longer runs", path, replacing)
+                running = _is_file(self._current.path, path)
+                why = "it runs already" if running else f"{replacing} no longer runs"
+                logger.info("not swapping in %s: %s", path, why)
                 return None
             event = self._swap(path, sample, imgsz)
         log = logger.info if event.accepted else logger.warning
