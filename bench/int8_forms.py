@@ -1,6 +1,6 @@
 """Two exact rewrites of the traffic model's ONNX graph, timed: is int8/fp32 <= 0.5 in reach?
 
-    .venv/bin/python -m bench.int8_forms [--imgsz 320] [--rounds 25] [--models DIR] [--out F]
+    .venv/bin/python -m bench.int8_forms [--imgsz 320] [--models DIR] [--out F]
 
 Both rewrites leave every output the same to the bit (checked here on the same input):
 
@@ -13,8 +13,9 @@ Both rewrites leave every output the same to the bit (checked here on the same i
   models before 2026-12-07).
 
 Times ONNX Runtime's `session.run` (one thread, the player's setting) on a prepared tensor for
-the fp32 model, the int8 copy and the rewritten forms, in rotating rounds of 6 calls each after
-an untimed call; prints a table and writes JSON. Needs the `train` extra (onnx).
+the fp32 model, the int8 copy and the rewritten forms, in `bench.int8`'s rotating rounds (120
+calls each, 6 a round, each block after an untimed call); prints a table and writes JSON. Needs
+the `train` extra (onnx).
 """
 
 from __future__ import annotations
@@ -23,21 +24,19 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from bench.detector import environment, write_results
-from bench.int8 import MODELS
+from bench.int8 import MODELS, ROUND, RUNS, time_rounds
 from tvdesk.core.detector.int8_copy import int8_path
 from tvdesk.core.detector.letterbox import Letterbox
+from tvdesk.core.detector.onnx_model import open_session
 from tvdesk.core.detector.runtime_choice import cpu_name
 from tvdesk.training.onnx_graph import last_axis_dfl
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "int8_forms.json"
-CALLS = 6  # timed calls per form and round
 
 
 def gemm_form(model) -> int:
@@ -91,31 +90,9 @@ def write_forms(models: Path, folder: Path) -> dict[str, Path]:
     return forms
 
 
-def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def time_forms(sessions: dict, tensor: np.ndarray, rounds: int) -> dict[str, float]:
-    """Median ms of `session.run` per form, rotating through the forms each round."""
-    times: dict[str, list[float]] = {name: [] for name in sessions}
-    for _ in range(rounds):
-        for name, s in sessions.items():
-            feed = {s.get_inputs()[0].name: tensor}
-            s.run(None, feed)
-            for _ in range(CALLS):
-                start = time.perf_counter()
-                s.run(None, feed)
-                times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) * 1e3 for name, t in times.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--imgsz", type=int, default=320)
-    parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument(
         "--models", type=Path, default=MODELS, help="folder of tvdesk-traffic.onnx and its copy"
     )
@@ -124,11 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     input_hw = Letterbox.fit((720, 1280), (args.imgsz, args.imgsz), 32).input_hw
     tensor = np.random.default_rng(0).random((1, 3, *input_hw), dtype=np.float32)
     with tempfile.TemporaryDirectory() as folder:
-        sessions = {name: session(p) for name, p in write_forms(args.models, Path(folder)).items()}
-        outputs = {
-            name: s.run(None, {s.get_inputs()[0].name: tensor})[0] for name, s in sessions.items()
+        forms = write_forms(args.models, Path(folder))
+        sessions = {
+            name: open_session(path, 1, ["CPUExecutionProvider"]) for name, path in forms.items()
         }
-        ms = time_forms(sessions, tensor, args.rounds)
+        runs = {
+            name: (lambda x, s=s: s.run(None, {s.get_inputs()[0].name: x})[0])
+            for name, s in sessions.items()
+        }
+        outputs = {name: run(tensor) for name, run in runs.items()}
+        ms = {name: float(np.median(t)) for name, t in time_rounds(runs, [tensor]).items()}
     fastest_fp32 = min(v for name, v in ms.items() if name.startswith("fp32"))
     rows = []
     print(f"traffic model at {input_hw[1]}x{input_hw[0]}, one thread, {cpu_name()}")
@@ -153,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": os.getloadavg(),
         "models": str(args.models),
         "input_hw": input_hw,
-        "rounds": args.rounds,
-        "calls_per_round": CALLS,
+        "calls_per_form": RUNS,
+        "calls_per_round": ROUND,
         "forms": rows,
     }
     write_results(args.out, results)

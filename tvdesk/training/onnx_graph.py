@@ -31,25 +31,22 @@ def last_axis_dfl(model) -> bool:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    found = [
+    transpose, softmax, conv = (
         next((n for n in graph.node if n.name.endswith(suffix)), None) for suffix in DFL_SUFFIXES
-    ]
-    transpose, softmax, conv = found
+    )
     if transpose is None or softmax is None or conv is None:
         return False
-    perm = helper.get_attribute_value(next(a for a in transpose.attribute if a.name == "perm"))
-    axis = helper.get_attribute_value(next(a for a in softmax.attribute if a.name == "axis"))
+    perm = next((a for a in transpose.attribute if a.name == "perm"), None)
+    axis = next((a for a in softmax.attribute if a.name == "axis"), None)
     weight = next((t for t in graph.initializer if t.name == conv.input[1]), None)
     wired = transpose.output[0] == softmax.input[0] and softmax.output[0] == conv.input[0]
-    if list(perm) != [0, 2, 1, 3] or axis != 1 or weight is None or not wired:
+    if perm is None or list(perm.ints) != [0, 2, 1, 3] or axis is None or axis.i != 1:
+        return False
+    if weight is None or not wired:
         return False
     bins = numpy_helper.to_array(weight)  # (1, 16, 1, 1)
-    for attribute in transpose.attribute:
-        if attribute.name == "perm":
-            attribute.CopyFrom(helper.make_attribute("perm", [0, 1, 3, 2]))
-    for attribute in softmax.attribute:
-        if attribute.name == "axis":
-            attribute.CopyFrom(helper.make_attribute("axis", -1))
+    perm.CopyFrom(helper.make_attribute("perm", [0, 1, 3, 2]))
+    axis.CopyFrom(helper.make_attribute("axis", -1))
     graph.initializer.remove(weight)
     graph.initializer.append(numpy_helper.from_array(bins.reshape(-1, 1), conv.input[1]))
     matmul = helper.make_node(
@@ -72,8 +69,8 @@ def rewrite_dfl_file(path: Path, imgsz: int) -> bool:
     model gives the same outputs on a test input at `imgsz`; True when the file changed."""
     import onnx
 
-    model = onnx.load(str(path))
-    before = model.SerializeToString()
+    before = path.read_bytes()
+    model = onnx.load_from_string(before)
     if not last_axis_dfl(model):
         logger.info("%s: no DFL decode in Ultralytics' form, left as exported", path.name)
         return False
