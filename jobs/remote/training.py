@@ -26,7 +26,6 @@ from jobs.queue import JobQueue
 from jobs.remote.carrier import MB, Carrier, CarrierError, check_size, file_refs, total_mb
 from tvdesk.config import default_data_dir
 from tvdesk.core import atomic
-from tvdesk.core.detector.int8_copy import int8_path
 from tvdesk.retrain import stages
 from tvdesk.retrain.context import JobStopped
 from tvdesk.retrain.remote.context import RemoteContext
@@ -199,8 +198,6 @@ def _result_files(ctx: RemoteContext, onnx: Path, card: dict) -> dict[str, Path]
         RESULT_NAMES["onnx"]: onnx,
         RESULT_NAMES["card"]: card_path,
     }
-    if int8_path(onnx).is_file():
-        files[RESULT_NAMES["int8"]] = int8_path(onnx)
     return files
 
 

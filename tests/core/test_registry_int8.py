@@ -44,3 +44,26 @@ def test_an_int8_copy_that_does_not_load_is_left_out(registry, bundled_model, tm
     assert not version.path.with_name(INT8_NAME).exists()
     assert "the version runs fp32" in caplog.text
     assert "is missing" in gated_int8(version.path, 320)[1]
+
+
+def test_an_int8_verdict_is_recorded_in_a_live_versions_card(registry, bundled_model, tmp_path):
+    card = json.loads(bundled_model.with_suffix(".json").read_text())
+    entry = card.pop("int8")
+    onnx = shutil.copy(bundled_model, tmp_path / "candidate.onnx")
+    first = registry.base_version(bundled_model)
+    version = registry.register(
+        "tvdesk-base", Candidate(onnx, tmp_path / "no.pt", card), parent_id=first.id
+    )
+    assert gated_int8(version.path, 320) == (None, "the model has no int8 copy")
+
+    int8_path(version.path).write_bytes(b"half a model")  # a copy that does not load
+    registry.record_int8(version, entry)
+    recorded = json.loads(version.path.with_name("card.json").read_text())["int8"]
+    assert (recorded["passed"], recorded["file"]) == (False, None)
+    assert "does not load" in recorded["reason"] and not int8_path(version.path).exists()
+
+    shutil.copy(int8_path(bundled_model), int8_path(version.path))
+    registry.record_int8(version, entry)
+    card_after = json.loads(version.path.with_name("card.json").read_text())
+    assert card_after["int8"]["file"] == INT8_NAME and card_after["version"] == "2"
+    assert gated_int8(version.path, 320) == (version.path.with_name(INT8_NAME), "")

@@ -66,6 +66,10 @@ def test_local_queue_promotes_a_registered_versioned_model(
         "profile.json",
     ]
     assert result["int8_passed"] == card["int8"]["passed"] and card["int8"]["map50"]
+    # The version went live in fp32 first; its int8 copy was made and recorded after.
+    log = (isolated_home / "worker-test.log").read_text()
+    live, int8 = log.index("registered tvdesk-base version 2 for camera"), log.index("int8 copy")
+    assert live < int8 and result["int8_seconds"] > 0
     assert card["data"]["dvc_md5"] == result["data_md5"] and card["drift_profile"]
     # The drift profile is of the camera's images only, not of the relit ones.
     camera_images = [

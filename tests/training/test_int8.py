@@ -1,6 +1,7 @@
 """int8 copies made and gated for real: ONNX Runtime's static quantization of the bundled model,
 calibrated on base training images, gated with our detector on base val; a copy whose output is
-quantized too fails the gate; bad input means fp32, said once in the log and in the verdict."""
+quantized too fails the gate; percentile calibration on frames of mixed sizes, tried after
+MinMax, both recorded; bad input means fp32, said once in the log and in the verdict."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from detector_support import fixed_output_model, raw_output, ultralytics_metadat
 from tvdesk.config import project_root
 from tvdesk.core.atomic import sha256_of
 from tvdesk.core.detector import OnnxDetector
+from tvdesk.core.detector.detections import box_iou
 from tvdesk.core.detector.int8_copy import gated_int8, int8_path
 from tvdesk.training.accuracy import LabelledFolder
 from tvdesk.training.int8 import MIN_CALIBRATION_FRAMES, TOLERANCE, gate, make_int8
-from tvdesk.training.int8_quantize import decode_tail, quantize
+from tvdesk.training.int8_quantize import QuantizationError, decode_tail, quantize
 
 onnx = pytest.importorskip("onnx", reason="quantization needs onnx (the train extra)")
 pytest.importorskip("ultralytics", reason="the gate's mAP needs ultralytics (the train extra)")
 
 BASE = project_root() / "data" / "base"
 CALIBRATION, VAL = 24, 60  # images: enough for a stable verdict, few enough for a quick test
+MIXED = 20  # percentile calibration frames, every fifth of them cropped square
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,11 @@ def held_out(base_data) -> dict[str, LabelledFolder]:
 @pytest.fixture(scope="module")
 def train_images():
     return sorted((BASE / "images" / "train").glob("*.jpg"))
+
+
+def _square(frame: np.ndarray) -> np.ndarray:
+    """The frame's left square: another aspect ratio, so another input shape once letterboxed."""
+    return np.ascontiguousarray(frame[:, : frame.shape[0]])
 
 
 def _model_copy(bundled_model, folder):
@@ -76,7 +84,13 @@ def test_its_card_entry_is_what_the_player_reads(made):
     entry = verdict.as_card()
     assert entry["sha256"] == sha256_of(verdict.file) and entry["file"] == verdict.file.name
     assert (entry["imgsz"], entry["export_imgsz"], entry["tolerance"]) == ([320], 320, TOLERANCE)
-    assert entry["calibration"] == {"source": "test", "imgsz": 320, "frames": CALIBRATION}
+    calibration = entry["calibration"]
+    assert calibration["method"] == "minmax" and calibration["frames"] == CALIBRATION
+    assert (calibration["source"], calibration["imgsz"]) == ("test", 320)
+    (attempt,) = calibration["attempts"]
+    assert attempt["method"] == "minmax" and attempt["passed"] and not attempt["reason"]
+    assert attempt["map50"] == entry["map50"] and attempt["seconds"] > 0
+    assert "frame_size" not in attempt  # MinMax takes frames of any size
     assert gated_int8(model, 320)[0] is None  # no verdict in the card yet
     card = json.loads(model.with_suffix(".json").read_text())
     model.with_suffix(".json").write_text(json.dumps(card | {"int8": entry}))
@@ -114,6 +128,71 @@ def test_a_copy_with_its_output_quantized_too_fails_the_gate(
     map50, failures = gate(model, int8_path(model), held_out, [320])
     assert map50["base_val@320"]["int8"] < 0.1 < map50["base_val@320"]["fp32"]
     assert len(failures) == 1 and "base_val@320" in failures[0] and "below fp32" in failures[0]
+
+
+@pytest.fixture(scope="module")
+def percentile(bundled_model, held_out, train_images, tmp_path_factory):
+    """A percentile copy calibrated on frames of two sizes."""
+    model = _model_copy(bundled_model, tmp_path_factory.mktemp("percentile"))
+    frames = [cv2.imread(str(p)) for p in train_images[:MIXED]]
+    frames = [_square(f) if i % 5 == 4 else f for i, f in enumerate(frames)]
+    verdict = make_int8(model, frames, held_out, 320, source="test", methods=["percentile"])
+    return model, verdict
+
+
+def test_a_percentile_copy_from_frames_of_mixed_sizes_detects_as_fp32(percentile, held_out):
+    model, verdict = percentile
+    assert verdict.passed and verdict.method == "percentile" and verdict.file == int8_path(model)
+    fp32, int8 = (OnnxDetector(path, imgsz=320) for path in (model, verdict.file))
+    assert int8.precision == "int8" and fp32.precision == "fp32"
+    frame = cv2.imread(str(held_out["base_val"].images[0]))
+    expected, found = fp32.detect(frame), int8.detect(frame)
+    assert len(expected) >= 3 and abs(len(found) - len(expected)) <= 1
+    assert (box_iou(expected.xyxy, found.xyxy).max(axis=1) >= 0.8).mean() >= 0.8
+    calibration = verdict.as_card()["calibration"]
+    assert (calibration["method"], calibration["frames"]) == ("percentile", MIXED)
+    (attempt,) = calibration["attempts"]
+    assert (attempt["frame_size"], attempt["frames_resized"]) == ("640x360", MIXED // 5)
+    assert attempt["passed"] and "99.99th percentile" in attempt["ranges"]
+
+
+def test_where_no_copy_passes_each_method_is_tried_in_turn_and_recorded(
+    bundled_model, held_out, train_images, tmp_path, caplog
+):
+    model = _model_copy(bundled_model, tmp_path)
+    with caplog.at_level(logging.INFO, logger="tvdesk.training.int8"):
+        verdict = make_int8(
+            model, train_images[:MIN_CALIBRATION_FRAMES], held_out, 320, tolerance=-1.0
+        )
+    assert not verdict.passed and verdict.file is None and not int8_path(model).exists()
+    entry = verdict.as_card()
+    assert entry["tolerance"] == -1.0 and entry["calibration"]["method"] == "percentile"
+    attempts = entry["calibration"]["attempts"]
+    assert [a["method"] for a in attempts] == ["minmax", "percentile"]
+    for attempt in attempts:
+        m = attempt["map50"]["base_val@320"]
+        assert not attempt["passed"] and attempt["seconds"] > 0 and m["int8"] > 0.5
+        assert attempt["reason"].startswith("int8 mAP50 on base_val@320")
+        assert m["fp32"] == entry["map50"]["base_val@320"]["fp32"]
+    assert verdict.reason == f"minmax: {attempts[0]['reason']}; percentile: {attempts[1]['reason']}"
+    assert "(-1.0 allowed)" in verdict.reason
+    tried = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("minmax calibration failed" in m and "trying percentile" in m for m in tried)
+    assert [r.levelno for r in caplog.records].count(logging.WARNING) == 1
+
+
+def test_percentile_calibration_refuses_tensors_of_two_shapes(
+    bundled_model, train_images, tmp_path
+):
+    model = _model_copy(bundled_model, tmp_path)
+    detector = OnnxDetector(model, imgsz=320)
+    frame = cv2.imread(str(train_images[0]))
+    tensors = [detector.prepare(frame), detector.prepare(_square(frame))]
+    with pytest.raises(
+        QuantizationError, match="one shape, got 1 of 1x3x192x320, 1 of 1x3x320x320"
+    ):
+        quantize(model, int8_path(model), tensors, method="percentile")
+    assert not int8_path(model).exists()
 
 
 @pytest.mark.parametrize(

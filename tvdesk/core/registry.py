@@ -3,11 +3,12 @@
 A model line is a family of versions (`name`), each with its parent: the bundled synthetic-world
 model and the bundled traffic model start two lines, and a camera's retraining adds a version
 to its camera's line. Each version lives in `models/<name>/<version>/` (model.onnx, model.pt,
-card.json and the drift reference profile of its training data; model.int8.onnx when the
-candidate has an int8 copy, `<stem>.int8.onnx`, whose gate its card records). A version folder
-is assembled under a hidden staging name and renamed into place, so a kill at any moment leaves
-either no new version or a whole one. Which version plays is each camera's (`Camera.model_id`),
-so activation and rollback act on one camera and are one transaction.
+card.json and the drift reference profile of its training data; model.int8.onnx when it has
+an int8 copy whose gate its card records: a bundled model's `<stem>.int8.onnx` is copied in at
+registration, a retrained version's is made after it went live and added by `record_int8`).
+A version folder is assembled under a hidden staging name and renamed into place, so a kill at
+any moment leaves either no new version or a whole one. Which version plays is each camera's
+(`Camera.model_id`), so activation and rollback act on one camera and are one transaction.
 """
 
 from __future__ import annotations
@@ -164,6 +165,29 @@ class Registry:
                 "to roll back to; `tvdesk models list` shows them all"
             )
         return self.activate(camera_id, model.parent_id)
+
+    def record_int8(self, model: ModelVersion, entry: dict[str, Any]) -> None:
+        """Record the gate of `model`'s int8 copy (`entry`, the card's `int8` entry; the copy
+        itself, when there is one, already at `model.int8.onnx` beside its ONNX) in its card, the
+        last step: the player runs a copy only where the card says it passed with its checksum.
+        A copy that does not load is removed and recorded as failed."""
+        copy = int8_path(model.path)
+        if entry.get("file"):
+            try:
+                validate_onnx(copy)
+                entry = {**entry, "file": INT8_NAME}
+            except RegistryError as exc:
+                copy.unlink(missing_ok=True)
+                entry = {**entry, "file": None, "passed": False, "reason": str(exc)}
+        card_file = model.path.with_name(CARD_NAME)
+        card = json.loads(card_file.read_text())
+        atomic.write_text(card_file, json.dumps({**card, INT8_CARD_KEY: entry}, indent=2) + "\n")
+        logger.info(
+            "%s version %s: int8 copy %s",
+            model.name,
+            model.version,
+            "recorded" if entry.get("passed") else f"refused, it runs fp32 ({entry.get('reason')})",
+        )
 
     def remove_staging(self) -> list[Path]:
         """Delete folders left by a registration that was killed half-way."""

@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 NIGHT_HOLD_S = 24 * 3600.0  # the demo's night lasts until the demo stops
 MATCH_IOU = 0.5  # a detection counts as right when it overlaps a true box this much
 SWAP_WINDOW_S = 2.0  # frame intervals this close to a swap are the swap's
+# Stream seconds a run goes on after its job ended before it may stop: the last version's int8
+# copy, recorded as the job ends, is taken up within a poll of the follower and a timing.
+INT8_TAKE_UP_S = 5.0
 WAIT_SLICE_S = 0.2
 JOB_POLL_S = 1.0  # how often the demo reads its job's state
 
@@ -192,6 +195,7 @@ class HeadlessDemo:
         self.events: list[TimedEvent] = []
         self._job: Job | None = None
         self._job_read = 0.0
+        self._job_ended_at: float | None = None  # stream time the job was first seen ended
 
     def run(self, on_event: Callable[[TimedEvent], None] | None = None) -> DemoRun:
         options = self.options
@@ -248,6 +252,8 @@ class HeadlessDemo:
                 approved_at = now
             job = self._read_job()
             if job is not None and job.state.finished:
+                if self._job_ended_at is None:
+                    self._job_ended_at = stream_t
                 if job.result.get("promoted") is not True:
                     return "job ended without a new model"
                 if self._last_model_shown(job, stream_t):
@@ -262,10 +268,16 @@ class HeadlessDemo:
         return outcome.reason
 
     def _last_model_shown(self, job: Job, stream_t: float) -> bool:
-        """Every version the job promoted is swapped in, the last for `after_swap_s`."""
+        """Every version the job promoted is swapped in, the last for `after_swap_s` (its int8
+        copy, taken up after the job ended, counts as the last swap)."""
         swaps = [t for t in self.events if isinstance(t.event, SwapDone) and t.event.swap.accepted]
         promoted = len(job.result.get("model_ids", [])) or 1
-        return len(swaps) >= promoted and stream_t >= swaps[-1].stream + self.options.after_swap_s
+        ended = self._job_ended_at if self._job_ended_at is not None else stream_t
+        return (
+            len(swaps) >= promoted
+            and stream_t >= ended + INT8_TAKE_UP_S
+            and stream_t >= swaps[-1].stream + self.options.after_swap_s
+        )
 
     def _read_job(self, force: bool = False) -> Job | None:
         """The approved job as the store has it now (read at most every JOB_POLL_S)."""

@@ -1,42 +1,61 @@
-"""The int8 copy of a retraining's candidate, made and gated in its register stage.
+"""The int8 copy of a retraining's new version, made and gated once the version is live.
 
-Calibrated on the job's training images (the camera's own frames: the drifted ones and the
-replayed normal ones), at the input size the camera runs; gated on the job's held-out sets
-(its drift val and its base val) at that size and at the training size. The verdict goes into
-the new version's card; the copy, `<stem>.int8.onnx` beside the candidate ONNX, is copied into
-the version folder by the registry. A copy that fails leaves the version on fp32, never a
-failed job.
+The register stage puts the new version live in fp32 first, so the minute or so of the copy
+is not in the time from approval to a repaired model; the camera's player takes the copy up
+when its card records it passed (`ModelFollower` watches the card). Calibrated on the job's
+training images (the camera's own frames: the drifted ones and the replayed normal ones), at
+the input size the camera runs; gated on the job's held-out sets (its drift val and its base
+val) at that size and at the training size; ranges by MinMax, then by percentile where MinMax
+fails (`tvdesk.training.int8.make_int8`). The copy is written as `model.int8.onnx` in the
+version's folder and its verdict into the card (`Registry.record_int8`). A copy that fails
+leaves the version on fp32, never a failed job.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from tvdesk.config import SettingsError, load_settings
+from tvdesk.core.detector.int8_copy import int8_path
+from tvdesk.core.registry import Registry
 from tvdesk.core.session.cameras import input_size
+from tvdesk.core.store.model_version import ModelVersion
 from tvdesk.retrain.context import JobContext
 
 logger = logging.getLogger(__name__)
 
 
-def job_int8(ctx: JobContext, onnx: Path) -> dict:
-    """Make and gate the int8 copy of the job's exported candidate; its card entry."""
+def job_int8(ctx: JobContext, registry: Registry, model: ModelVersion) -> None:
+    """Make and gate the int8 copy of `model`, the job's new version (live in fp32), and
+    record the verdict in its card."""
     from tvdesk.training.int8 import make_int8
 
     r, camera = ctx.result, ctx.camera()
     data_yaml = Path(r["data_yaml"])
-    ctx.progress(0.3, "making and gating the int8 copy")
+    ctx.progress(0.5, f"version {model.version} is live; making and gating its int8 copy")
+    started = time.monotonic()
     verdict = make_int8(
-        onnx,
+        model.path,
         data_yaml.parent / "images" / "train",
         {"drift": data_yaml, "base": Path(r["base_yaml"])},
         [_camera_imgsz(ctx), ctx.settings.imgsz],
         source=f"training images of job {ctx.id} (camera {camera.name!r})",
         threads=max(1, ctx.settings.threads),
     )
-    ctx.remember(int8_passed=verdict.passed, int8_reason=verdict.reason)
-    return verdict.as_card()
+    try:
+        registry.record_int8(model, verdict.as_card())
+    except (OSError, ValueError) as exc:  # the version plays fp32, as when the copy fails
+        logger.warning(
+            "%s: the int8 copy's verdict is not recorded, it runs fp32: %s", model.path, exc
+        )
+        int8_path(model.path).unlink(missing_ok=True)
+    ctx.remember(
+        int8_passed=verdict.passed,
+        int8_reason=verdict.reason,
+        int8_seconds=round(time.monotonic() - started, 1),
+    )
 
 
 def _camera_imgsz(ctx: JobContext) -> int:

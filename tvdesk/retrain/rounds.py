@@ -44,13 +44,14 @@ ROUND_POLL_S = 2.0
 NORMAL_FRAMES = 300  # frames from before the alarm that stand for a lost baseline
 MIN_ROUND_SHARE = 0.25  # another round starts only with this share of round_minutes left
 # From the end of the first training to the new version live: Ultralytics' final validation,
-# the gate (longer when it tries blends), registration with the int8 copy and the swap
-# (measured on the real-weather bench, 2-core CPU, four runs: 40-41 s, 54 s with a blend),
-# with a margin for a busier machine.
+# the gate (longer when it tries blends), registration and the swap (measured on the
+# real-weather bench, 2-core CPU, four runs: 40-41 s, 54 s with a blend, then with the int8
+# copy made before registration; it is made after the swap now), with a margin for a busier
+# machine.
 AFTER_TRAINING_S = 75.0
 MIN_TRAIN_MINUTES = 2.0  # the least a first training gets, even when the promise is missed
 # What one round leaves in the job's result that must not leak into the next.
-PER_ROUND_KEYS = ("epochs", "planned_epochs", "blends", "blend_weight")
+PER_ROUND_KEYS = ("epochs", "planned_epochs", "blends", "blend_weight", "registered_id")
 
 
 def refining(settings: RetrainSettings) -> bool:

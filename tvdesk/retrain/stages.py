@@ -26,6 +26,8 @@ from tvdesk.core.session.capture import (
     load_frame,
     stored_indices,
 )
+from tvdesk.core.store import Camera
+from tvdesk.core.store.model_version import ModelVersion
 from tvdesk.retrain import rounds
 from tvdesk.retrain.camera_base import camera_base_dataset
 from tvdesk.retrain.context import JobContext, job_frames
@@ -495,8 +497,8 @@ def register(ctx: JobContext) -> None:
 
 
 def export_candidate(ctx: JobContext) -> tuple[Path, dict]:
-    """The candidate exported to ONNX (its int8 copy beside it) and its model card: what a
-    training worker on another machine sends back (`register_candidate` does the rest)."""
+    """The candidate exported to ONNX and its model card: what a training worker on another
+    machine sends back (`register_candidate` does the rest, its int8 copy included)."""
     from tvdesk.training.card import build_card
     from tvdesk.training.export import export_onnx
 
@@ -515,15 +517,28 @@ def export_candidate(ctx: JobContext) -> tuple[Path, dict]:
     metrics, seconds = r["metrics"]["candidate"], r["train_seconds"]
     name = ctx.parent_version().name
     card = build_card(name, onnx, pt, [], data, _version_params(r), metrics, seconds)
-    card["int8"] = job_int8(ctx, onnx)  # <stem>.int8.onnx beside it, or the reason there is none
     return onnx, card
 
 
 def register_candidate(ctx: JobContext, onnx: Path, card: dict) -> None:
     """Register the exported candidate (`onnx`, the job's `candidate_pt`, `card`) as a new
-    version on the camera's line, live on the camera, and finish the job."""
-    r = ctx.result
+    version on the camera's line, live on the camera in fp32; then make and gate its int8 copy
+    (`job_int8`: the player takes it up where it passed and runs faster) and end the round."""
     registry = Registry(ctx.store, ctx.data_dir)
+    camera = ctx.camera()
+    model = _registered(ctx, registry, onnx, card, camera)
+    job_int8(ctx, registry, model)
+    rounds.end_round(ctx, model, camera)
+
+
+def _registered(
+    ctx: JobContext, registry: Registry, onnx: Path, card: dict, camera: Camera
+) -> ModelVersion:
+    """The round's new version, registered and live on `camera`: registered now, or found
+    when a worker stopped after registering it (the stage runs again; never twice)."""
+    r = ctx.result
+    if r.get("registered_id") is not None:
+        return registry.get(r["registered_id"])
     parent = registry.get(r["parent_id"])
     candidate = Candidate(
         onnx,
@@ -534,9 +549,9 @@ def register_candidate(ctx: JobContext, onnx: Path, card: dict) -> None:
         metrics=r["metrics"]["candidate"],
         train_images=Path(r["data_yaml"]).parent / "images",
     )
-    camera = ctx.camera()
     model = registry.register(parent.name, candidate, parent_id=parent.id, activate_for=camera.id)
-    rounds.end_round(ctx, model, camera)
+    ctx.remember(registered_id=model.id)
+    return model
 
 
 def _version_params(result: dict) -> dict:

@@ -5,6 +5,7 @@ the detector say which precision runs."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import pytest
 
 from tvdesk.config import Settings, traffic_model_path
 from tvdesk.core.detector import DetectorSlot, OnnxDetector, runtime_choice
+from tvdesk.core.detector.int8_copy import int8_path
 from tvdesk.core.detector.runtime_choice import int8_cpu, read_choices
 from tvdesk.core.registry import INT8_NAME, Candidate, Registry
 from tvdesk.core.session import cameras
@@ -69,6 +71,42 @@ def test_a_session_starts_on_the_int8_copy_and_follows_a_promoted_one(bundled_mo
         _wait(lambda: any(isinstance(e, SwapDone) for e in events), 30)
         assert (slot.current.path.name, slot.current.path.parent.name) == (INT8_NAME, "2")
         assert slot.current.precision == "int8"
+    finally:
+        session.close()
+
+
+def test_a_version_live_in_fp32_takes_up_its_int8_copy_once_its_card_says_it_passed(
+    bundled_model, isolated_home, tmp_path
+):
+    """A retrained version goes live in fp32; its int8 copy comes a minute later."""
+    info = SyntheticSource("day").info
+    settings = Settings(data_dir=isolated_home, model_path=bundled_model)
+    session = start_session(settings, info, poll_s=0.2)
+    try:
+        session.attach(info)  # the camera plays: its version is followed
+        slot, camera = session.slot, session.camera
+        card = json.loads(bundled_model.with_suffix(".json").read_text())
+        passed = card.pop("int8")
+        onnx = shutil.copy(bundled_model, tmp_path / "candidate.onnx")  # no int8 copy beside it
+        version = session.registry.register(
+            "tvdesk-base",
+            Candidate(onnx, bundled_model.with_suffix(".pt"), card),
+            parent_id=camera.model_id,
+            activate_for=camera.id,
+        )
+        _wait(lambda: slot.current.path == version.path, 30)
+        assert slot.current.precision == "fp32"
+
+        failed = {**passed, "file": None, "passed": False, "reason": "int8 lost 0.05 mAP50"}
+        session.registry.record_int8(version, failed)
+        time.sleep(1.0)  # five looks of the follower
+        assert (slot.current.path, slot.current.precision) == (version.path, "fp32")
+
+        shutil.copy(int8_path(bundled_model), int8_path(version.path))
+        session.registry.record_int8(version, passed)
+        _wait(lambda: slot.current.precision == "int8", 60)
+        assert slot.current.path == version.path.with_name(INT8_NAME)
+        assert slot.current.version == "tvdesk-base v2"
     finally:
         session.close()
 

@@ -60,7 +60,7 @@ from tvdesk.core.session.frame_loop import (
     LoopOutcome,
 )
 from tvdesk.core.session.learnt_condition import reference_after_swap, with_condition
-from tvdesk.core.session.model_follower import ModelFollower, swap_failed_message
+from tvdesk.core.session.model_follower import ModelFollower, same_file, swap_failed_message
 from tvdesk.core.session.normal_frames import NormalFrames
 from tvdesk.core.session.recorder import SessionRecorder
 from tvdesk.core.session.stream import CameraStream, capture_folder_name
@@ -120,7 +120,9 @@ class LiveSession:
         ).start()
         self._inbox: queue.Queue = queue.Queue()
         slot.subscribe(lambda swap: self._publish(SwapDone(swap)))
-        self._follower = ModelFollower(self.db_path, poll_s, self._on_promoted).start()
+        self._follower = ModelFollower(
+            self.db_path, poll_s, self._on_promoted, self._on_int8_passed
+        ).start()
         self._alarms = threading.Thread(
             target=self._handle_inbox, daemon=True, name="tvdesk-alarms"
         )
@@ -419,6 +421,20 @@ class LiveSession:
                 self._learn(profile, stream.camera)
         except (ProfileError, OSError, ValueError) as exc:
             logger.warning("camera %s keeps its reference: %s", stream.camera.name, exc)
+
+    def _on_int8_passed(self, version: ModelVersion) -> None:
+        """On the follower's thread: the camera's version, live in fp32, got an int8 copy that
+        passed its gate; run it where it is faster here (`runtime_model` times it once)."""
+        current = self.slot.current
+        if not same_file(self.slot, version.path):  # the slot runs something else meanwhile
+            return
+        imgsz, threads = current.options.imgsz, current.options.threads
+        path = runtime_model(version.path, imgsz, self.data_dir, threads=threads)
+        if same_file(self.slot, path):
+            return
+        swap = self.slot.load_and_swap(path, imgsz=imgsz)
+        if not swap.accepted:
+            self._publish(SessionError(swap_failed_message(version, swap)))
 
     def _learn(self, profile: ReferenceProfile, camera: Camera) -> None:
         """Test against `profile` from now on, and keep it as a real camera's reference."""

@@ -1,6 +1,8 @@
 """Follows the version a camera runs in the store: when a job promotes a new one, or the
 operator activates or rolls back one (in this process or another), the detector slot swaps to
-it between two frames."""
+it between two frames. And its int8 copy: a retrained version goes live in fp32 and gets its
+copy a minute or so later (`tvdesk.retrain.job_int8`); when the version's card records a copy
+that passed its gate, the follower says so, and the player times it and takes it up."""
 
 from __future__ import annotations
 
@@ -10,24 +12,37 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tvdesk.core.detector import DetectorSlot, SwapEvent
+from tvdesk.core.detector.int8_copy import read_gate
 from tvdesk.core.store import Store
 from tvdesk.core.store.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
 
 Promoted = Callable[[ModelVersion, ModelVersion | None], None]
+Int8Passed = Callable[[ModelVersion], None]
 
 
 class ModelFollower:
-    """Polls camera `camera_id`'s active version every `poll_s` on its own thread."""
+    """Polls camera `camera_id`'s active version every `poll_s` on its own thread: a change
+    goes to `on_change(new, previous)`; an int8 copy of the version that passed its gate since
+    it was last looked at goes to `on_int8(version)`."""
 
-    def __init__(self, db_path: Path, poll_s: float, on_change: Promoted) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        poll_s: float,
+        on_change: Promoted,
+        on_int8: Int8Passed | None = None,
+    ) -> None:
         self.db_path = db_path
         self.poll_s = poll_s
         self.on_change = on_change
+        self.on_int8 = on_int8
         self._lock = threading.Lock()
         self._camera_id: int | None = None
         self._model_id: int | None = None
+        self._version: ModelVersion | None = None  # the followed version, read once
+        self._int8: tuple[bool, str] | None = None  # its card's int8 verdict (passed, checksum)
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="tvdesk-registry")
 
@@ -39,19 +54,47 @@ class ModelFollower:
         """Watch `camera_id`, which runs `model_id` now (None: watch nothing)."""
         with self._lock:
             self._camera_id, self._model_id = camera_id, model_id
+            self._version, self._int8 = None, None
 
     def check(self, store: Store) -> None:
-        """Look once: report a change of the followed camera's version."""
+        """Look once: report a change of the followed camera's version, else an int8 copy of
+        its version that passed its gate since the last look."""
         with self._lock:
             camera_id, known = self._camera_id, self._model_id
             if camera_id is None:
                 return
             current = store.cameras.get(camera_id).model_id
-            if current is None or current == known:
+            if current is None:
                 return
-            self._model_id = current
+            if current == known:
+                version = self._int8_passed(store, current)
+                if version is None:
+                    return
+            else:
+                self._model_id = current
+                self._version, self._int8 = None, None
+                self._int8_passed(store, current)  # what its card says now: no news
+                version = None
+        if version is not None:
+            self.on_int8(version)
+            return
         previous = store.models.get(known) if known is not None else None
         self.on_change(store.models.get(current), previous)
+
+    def _int8_passed(self, store: Store, model_id: int) -> ModelVersion | None:
+        """The followed version when its card's int8 verdict changed to a pass since the last
+        look (under the lock); None otherwise. The first look only records the verdict."""
+        if self.on_int8 is None:
+            return None
+        if self._version is None or self._version.id != model_id:
+            self._version = store.models.get(model_id)
+        gate = read_gate(self._version.path)
+        verdict = None if gate is None else (gate.passed, gate.sha256)
+        first, changed = self._int8 is None, verdict != self._int8
+        self._int8 = verdict or (False, "")
+        if first or not changed or verdict is None or not verdict[0]:
+            return None
+        return self._version
 
     def close(self) -> None:
         self._closed.set()

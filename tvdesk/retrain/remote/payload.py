@@ -13,8 +13,9 @@ version the app recorded. The worker gets:
   the gate's reference come from them), and every file's SHA-256. Names are relative: no path
   of the app's goes over.
 
-It sends back the candidate as `model.pt`, `model.onnx`, `model.int8.onnx` (when its int8
-copy was made) and `card.json`.
+It sends back the candidate as `model.pt`, `model.onnx` and `card.json`. Its int8 copy is made
+on the app's machine once the version is live (`tvdesk.retrain.job_int8`): calibrated on the
+camera's frames there, and timed on the CPU that plays it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tvdesk.retrain.dataset import IMAGE_SUFFIXES
 
 PROTOCOL = 2  # the manifest's format; a worker refuses any other (2: refinement rounds)
 DATASET, BASE, PARENT = "dataset", "base", "parent"
-RESULT_NAMES = {"pt": PT_NAME, "onnx": ONNX_NAME, "int8": "model.int8.onnx", "card": CARD_NAME}
+RESULT_NAMES = {"pt": PT_NAME, "onnx": ONNX_NAME, "card": CARD_NAME}
 APP_PATH_SETTINGS = ("base_data", "import_dir")  # app paths: the worker gets their names only
 
 
@@ -142,7 +143,7 @@ def _split_files(root: Path, name: str, splits: tuple[str, ...]) -> dict[str, Pa
 
 def _camera(ctx: JobContext) -> dict[str, Any]:
     """The camera as the worker needs it: its line, kind and the input size it runs at,
-    resolved with the app's settings (the int8 copy is gated at that size)."""
+    resolved with the app's settings."""
     camera = ctx.camera()
     try:
         imgsz = input_size(camera, load_settings().traffic_imgsz)
