@@ -4,6 +4,7 @@ refinement round on the frames the camera captured after it, swapped in the same
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -50,7 +51,10 @@ def test_day_to_night_alarm_retrain_promote_and_swap_without_losing_frames(
 
     kinds = [type(t.event) for t in run.events]
     order = [AlarmRaised, JobQueued, ModelPromoted, SwapDone, ModelPromoted, SwapDone]
-    assert [k for k in kinds if k in order] == order, kinds
+    seen = [k for k in kinds if k in order]
+    # A version's int8 copy, made after it went live, may follow its swap with one of its own.
+    seen = [k for i, k in enumerate(seen) if not (k is SwapDone and seen[i - 1] is SwapDone)]
+    assert seen == order, kinds
     assert run.outcome == "new model shown", report
     assert report["false_alarms_before_drift"] == 0
     assert options.day_s <= report["alarm"]["stream_s"] <= options.night_complete_s + 5
@@ -64,6 +68,9 @@ def test_day_to_night_alarm_retrain_promote_and_swap_without_losing_frames(
     assert [s["version"] for s in swaps] == [s.event.swap.new_version for s in accepted_swaps(run)]
     for swap in swaps:  # each swap between two neighbouring frames
         assert swap["frames_dropped_during_swap"] == 0 and swap["frames_after_swap"] > 0
+    for earlier, later in itertools.pairwise(swaps):
+        if later["version"] == earlier["version"]:  # the same version's int8 copy
+            assert (earlier["file"], later["file"]) == ("model.onnx", "model.int8.onnx")
     versions = [r.model_version for r in run.records]
     changes = [i for i in range(1, len(versions)) if versions[i] != versions[i - 1]]
     assert len(changes) == 2

@@ -316,6 +316,7 @@ def swap_figures(run: DemoRun, swap: TimedEvent | None = None) -> dict | None:
     worst = float(intervals[near].max()) if near.any() else median
     return {
         "version": swap.event.swap.new_version,
+        "file": swap.event.swap.path.name,  # model.int8.onnx: a version's int8 copy taken up
         "load_ms": swap.event.swap.load_ms,
         "warmup_ms": swap.event.swap.warmup_ms,
         "frames_dropped_during_swap": dropped,
