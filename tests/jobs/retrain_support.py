@@ -118,7 +118,9 @@ def capture_day_night(
             summary="looks like night",
         )
     )
-    CaptureBuffer(root).pin(event)
+    capture = CaptureBuffer(root)
+    capture.pin(event)
+    capture.close()  # its writer thread ends with it
     return event
 
 
