@@ -45,12 +45,14 @@ def test_models_list_activate_and_rollback(isolated_home, store, tiny_model, cap
     registry = Registry(store, isolated_home)
     first = camera_version(store, isolated_home)
     candidate = Candidate(tiny_model, tiny_model.with_suffix(".pt"), {}, data_md5="feed.dir")
-    registry.register(first.name, candidate, parent_id=first.id)
+    second = registry.register(first.name, candidate, parent_id=first.id)
+    registry.record_int8(second, {"file": None, "passed": False, "reason": "lost 0.05 mAP50"})
     assert run_command(models, "models", "list") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == first.name
     assert out[1].startswith("* #1 v1") and out[1].endswith("cameras: synthetic")
     assert out[2].startswith("  #2 v2 (from #1)")
+    assert out[2].endswith("fp32 only (its int8 copy failed its gate)")
     assert run_command(models, "models", "activate", "2") == 0
     assert camera_version(store, isolated_home).version == "2"
     assert run_command(models, "models", "rollback", "--camera", "synthetic") == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from tvdesk.core.detector.int8_copy import read_gate
 from tvdesk.core.registry import Registry, RegistryError
 from tvdesk.core.session.cameras import CameraError, find_camera
 from tvdesk.core.store import Camera, Store
@@ -73,7 +74,8 @@ def _camera(store: Store, name: str | None) -> Camera:
 
 
 def describe(model: ModelVersion, cameras: list[Camera]) -> str:
-    """One line: version, parent, date, data version, gate figures, and who runs it."""
+    """One line: version, parent, date, data version, gate figures, its int8 copy's verdict,
+    and who runs it."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(model.created))
     drift = model.metrics.get("drift", {}).get("map50")
     base = model.metrics.get("base", {}).get("map50")
@@ -86,4 +88,13 @@ def describe(model: ModelVersion, cameras: list[Camera]) -> str:
     data = f"  data {model.data_md5[:12]}" if model.data_md5 else ""
     used = f"  cameras: {', '.join(c.name for c in cameras)}" if cameras else ""
     mark = "*" if cameras else " "
-    return f"{mark} #{model.id} v{model.version}{parent}  {when}{data}{figures}{used}"
+    return f"{mark} #{model.id} v{model.version}{parent}  {when}{data}{figures}{_int8(model)}{used}"
+
+
+def _int8(model: ModelVersion) -> str:
+    """What the version's card says of its int8 copy (nothing while it has none, as while a
+    retraining still makes it); the card's `int8` entry says why one failed."""
+    gate = read_gate(model.path)
+    if gate is None:
+        return ""
+    return "  int8 copy" if gate.passed else "  fp32 only (its int8 copy failed its gate)"
