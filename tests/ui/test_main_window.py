@@ -127,3 +127,16 @@ def test_gui_command_opens_and_closes_by_itself(bundled_model, isolated_home):
     assert result.returncode == 0, result.stderr
     shown = int(result.stderr.rsplit("showed ", 1)[1].split()[0])
     assert shown > 5
+
+
+def test_information_does_not_hide_an_error_the_operator_has_not_closed(qtbot, window):
+    window.show_error("The new line was not saved: it has zero length")
+    window.show_info("Now running model tvdesk-base v1 (int8); playback goes on")
+    assert window.notice.level == "error" and "zero length" in window.notice.text.text()
+    assert not window.notice.isHidden()
+    assert "playback goes on" in window.statusBar().currentMessage()
+
+    window.notice.close_button.click()  # closed: the next information shows in the notice
+    window.show_info("Job 3 succeeded")
+    assert (window.notice.level, window.notice.text.text()) == ("info", "Job 3 succeeded")
+    assert not window.notice.isHidden()

@@ -32,7 +32,7 @@ from tvdesk.core.store import Camera
 from tvdesk.ui.controls import PlaybackBar
 from tvdesk.ui.drift_dashboard import DriftDashboardWidget
 from tvdesk.ui.log_view import LogViewWidget
-from tvdesk.ui.notice_bar import NoticeBar
+from tvdesk.ui.notice_bar import INFO_MS, NoticeBar
 from tvdesk.ui.player import PlayerController
 from tvdesk.ui.session_bridge import SessionBridge
 from tvdesk.ui.session_view import SessionView
@@ -363,8 +363,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_info(self, message: str) -> None:
+        """Information in the notice, or in the status bar while an error holds the notice."""
         logger.info("shown to the operator: %s", message)
-        self.notice.show_info(message)
+        if not self.notice.show_info(message):
+            self.statusBar().showMessage(message, INFO_MS)
 
     @Slot()
     def on_about(self) -> None:

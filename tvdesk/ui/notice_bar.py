@@ -1,6 +1,7 @@
 """A non-blocking notice above the video: a short sentence, coloured by how much it matters,
 that never stops playback. Information fades after a while; an error stays until closed or
-replaced. The full detail is in the log."""
+replaced by another error (information that comes meanwhile does not hide it: `show_info`
+says so, and the window shows it in the status bar). The full detail is in the log."""
 
 from __future__ import annotations
 
@@ -42,10 +43,18 @@ class NoticeBar(QFrame):
         self._timer.timeout.connect(self.hide)
         self.hide()
 
-    @Slot(str)
-    def show_info(self, message: str) -> None:
+    def show_info(self, message: str) -> bool:
+        """Show `message` for INFO_MS; False, showing nothing, while an error is up."""
+        if self.holds_error:
+            return False
         self._show(message, "info")
         self._timer.start()
+        return True
+
+    @property
+    def holds_error(self) -> bool:
+        """An error is up that the operator has not closed."""
+        return self.level == "error" and not self.isHidden()
 
     @Slot(str)
     def show_error(self, message: str) -> None:
