@@ -424,16 +424,16 @@ class LiveSession:
 
     def _on_int8_passed(self, version: ModelVersion) -> None:
         """On the follower's thread: the camera's version, live in fp32, got an int8 copy that
-        passed its gate; run it where it is faster here (`runtime_model` times it once)."""
-        current = self.slot.current
+        passed its gate; run it where it is faster here (`runtime_model` times it once), in
+        place of that fp32 model only (another swap may come while it is timed)."""
         if not same_file(self.slot, version.path):  # the slot runs something else meanwhile
             return
-        imgsz, threads = current.options.imgsz, current.options.threads
-        path = runtime_model(version.path, imgsz, self.data_dir, threads=threads)
-        if same_file(self.slot, path):
+        options = self.slot.current.options
+        path = runtime_model(version.path, options.imgsz, self.data_dir, threads=options.threads)
+        if path == version.path:  # fp32 runs faster here
             return
-        swap = self.slot.load_and_swap(path, imgsz=imgsz)
-        if not swap.accepted:
+        swap = self.slot.load_and_swap(path, imgsz=options.imgsz, replacing=version.path)
+        if swap is not None and not swap.accepted:
             self._publish(SessionError(swap_failed_message(version, swap)))
 
     def _learn(self, profile: ReferenceProfile, camera: Camera) -> None:

@@ -82,19 +82,16 @@ class ModelFollower:
         self.on_change(store.models.get(current), previous)
 
     def _int8_passed(self, store: Store, model_id: int) -> ModelVersion | None:
-        """The followed version when its card's int8 verdict changed to a pass since the last
+        """The followed version when its card's int8 verdict turned to a pass since the last
         look (under the lock); None otherwise. The first look only records the verdict."""
         if self.on_int8 is None:
             return None
-        if self._version is None or self._version.id != model_id:
+        if self._version is None:  # reset whenever the followed version changes
             self._version = store.models.get(model_id)
         gate = read_gate(self._version.path)
-        verdict = None if gate is None else (gate.passed, gate.sha256)
-        first, changed = self._int8 is None, verdict != self._int8
-        self._int8 = verdict or (False, "")
-        if first or not changed or verdict is None or not verdict[0]:
-            return None
-        return self._version
+        seen, self._int8 = self._int8, (gate.passed, gate.sha256) if gate else (False, "")
+        passed_now = seen is not None and self._int8 != seen and self._int8[0]
+        return self._version if passed_now else None
 
     def close(self) -> None:
         self._closed.set()
